@@ -39,7 +39,8 @@ Comparison compare(const Tensor& out, const Tensor& ref) {
 
 void check_close(const Tensor& out, const Tensor& ref, double tolerance, const std::string& what) {
   INFO(what, ": out ", out.describe(), " vs ref ", ref.describe());
-  REQUIRE(out.shape() == ref.shape());
+  CHECK(out.shape() == ref.shape());
+  if (out.shape() != ref.shape()) return;  // a failed CHECK, not REQUIRE: the remaining cases still run
   const Comparison c = compare(out, ref);
   INFO(c.describe());
   CHECK_FALSE(c.has_nan);

@@ -1,0 +1,212 @@
+// Matrix products on the GPU: linear (fully connected), batched matmul (cuBLAS, full fp32, never TF32) and the
+// embedding lookup (handwritten gather / scatter-add).
+//
+// Row-major through column-major cuBLAS: a row-major matrix X (r × c) is, read as column-major, Xᵀ (c × r) with
+// leading dimension c. So the row-major product C = op(A)·op(B) is computed as the column-major product
+// Cᵀ = op(B)ᵀ·op(A)ᵀ, i.e. cuBLAS gets B first and A second, with the same transpose flags. See gemm_row_major.
+#include <cstdint>
+
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/cuda_ops.h"
+
+namespace bigcolor::cuda {
+
+namespace {
+
+constexpr int kThreads = 256;
+
+// Row-major, batched: for each of `batch` matrices,
+//   C (M × N) = alpha · op(A) · op(B) + beta · C,
+// A stored (M × K), or (K × M) when trans_a; B stored (K × N), or (N × K) when trans_b; C stored (M × N).
+// Consecutive matrices of a batch are M·K, K·N and M·N floats apart. beta = 0 does not read C (it may hold NaN).
+void gemm_row_major(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, float alpha,
+                    const float* a, const float* b, float beta, float* c, std::int64_t batch) {
+  if (m == 0 || n == 0 || batch == 0) return;
+  if (k == 0) {
+    // An empty sum: C = beta · C. Only overwriting (beta = 0) and accumulating (beta = 1) are used here.
+    if (beta == 0.0f) CUDA_CHECK(cudaMemset(c, 0, static_cast<std::size_t>(batch * m * n) * sizeof(float)));
+    return;
+  }
+  const int lda = static_cast<int>(trans_a ? m : k);  // row-major leading dimensions
+  const int ldb = static_cast<int>(trans_b ? k : n);
+  const int ldc = static_cast<int>(n);
+  // Column-major view: Cᵀ (N × M) = op(B)ᵀ (N × K) · op(A)ᵀ (K × M).
+  CUBLAS_CHECK(cublasSgemmStridedBatched(cublas_handle(), trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                         trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, static_cast<int>(n),
+                                         static_cast<int>(m), static_cast<int>(k), &alpha, b, ldb,
+                                         static_cast<long long>(k * n), a, lda, static_cast<long long>(m * k),
+                                         &beta, c, ldc, static_cast<long long>(m * n), static_cast<int>(batch)));
+}
+
+// out (rows, cols) += bias (cols), broadcast over rows.
+__global__ void add_bias_rows_kernel(float* out, const float* bias, std::int64_t rows, std::int64_t cols) {
+  const std::int64_t n = rows * cols;
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+    out[i] += bias[i % cols];
+  }
+}
+
+// d_bias (cols) += Σ_rows d_out (rows, cols). Block (32, 8): threadIdx.x picks the column within a 32-column
+// tile (coalesced loads), threadIdx.y strides over the rows; the 8 partial sums of a column are then added in a
+// fixed order. Deterministic, no atomics.
+constexpr int kColTile = 32;
+constexpr int kRowLanes = 8;
+__global__ void column_sum_accumulate_kernel(float* d_bias, const float* d_out, std::int64_t rows,
+                                             std::int64_t cols) {
+  __shared__ float partial[kRowLanes][kColTile];
+  const std::int64_t col = static_cast<std::int64_t>(blockIdx.x) * kColTile + threadIdx.x;
+  float acc = 0.0f;
+  if (col < cols) {
+    for (std::int64_t r = threadIdx.y; r < rows; r += kRowLanes) acc += d_out[r * cols + col];
+  }
+  partial[threadIdx.y][threadIdx.x] = acc;
+  __syncthreads();
+  if (threadIdx.y == 0 && col < cols) {
+    float total = 0.0f;
+    for (int lane = 0; lane < kRowLanes; ++lane) total += partial[lane][threadIdx.x];
+    d_bias[col] += total;
+  }
+}
+
+void add_bias_rows(float* out, const float* bias, std::int64_t rows, std::int64_t cols) {
+  if (rows * cols == 0) return;
+  add_bias_rows_kernel<<<grid_blocks(rows * cols, kThreads), kThreads>>>(out, bias, rows, cols);
+  check_launch();
+}
+
+void column_sum_accumulate(float* d_bias, const float* d_out, std::int64_t rows, std::int64_t cols) {
+  if (cols == 0 || rows == 0) return;  // rows = 0: an empty sum adds nothing
+  const dim3 block(kColTile, kRowLanes);
+  const auto blocks = static_cast<unsigned int>((cols + kColTile - 1) / kColTile);
+  column_sum_accumulate_kernel<<<blocks, block>>>(d_bias, d_out, rows, cols);
+  check_launch();
+}
+
+// out (B, D) = table (V, D)[indices (B)].
+__global__ void embedding_gather_kernel(float* out, const float* table, const std::int32_t* indices,
+                                        std::int64_t rows, std::int64_t dim) {
+  const std::int64_t n = rows * dim;
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+    const std::int64_t row = i / dim;
+    const std::int64_t d = i - row * dim;
+    out[i] = table[static_cast<std::int64_t>(indices[row]) * dim + d];
+  }
+}
+
+// d_table (V, D)[indices[b]] += d_out (B, D)[b] for b = 0 .. B−1 in order. One thread per column d walks all rows
+// b itself, so repeated indices add up without atomics and in a fixed order (deterministic). Parallel over D only;
+// fine for the batch sizes of an embedding of labels.
+__global__ void embedding_scatter_add_kernel(float* d_table, const float* d_out, const std::int32_t* indices,
+                                             std::int64_t rows, std::int64_t dim) {
+  for (std::int64_t d = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; d < dim;
+       d += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+    for (std::int64_t row = 0; row < rows; ++row) {
+      d_table[static_cast<std::int64_t>(indices[row]) * dim + d] += d_out[row * dim + d];
+    }
+  }
+}
+
+// Device pointer of a tensor, or null when it is undefined or empty (then no kernel reads it).
+float* data_or_null(const Tensor& t) { return t.defined() && t.numel() > 0 ? t.data<float>() : nullptr; }
+
+}  // namespace
+
+// ---- linear: out (B, O) = in (B, I) · weight (O, I)ᵀ + bias (O) ---------------------------------------------------
+
+void linear_forward(const Tensor& out, const Tensor& in, const Tensor& weight, const Tensor& bias) {
+  const std::int64_t batch = in.dim(0);
+  const std::int64_t in_features = in.dim(1);
+  const std::int64_t out_features = weight.dim(0);
+  if (batch == 0 || out_features == 0) return;
+  gemm_row_major(false, true, batch, out_features, in_features, 1.0f, data_or_null(in), data_or_null(weight), 0.0f,
+                 out.data<float>(), 1);
+  if (bias.defined()) add_bias_rows(out.data<float>(), bias.data<float>(), batch, out_features);
+}
+
+void linear_backward(const Tensor& d_in, const Tensor& d_weight, const Tensor& d_bias, const Tensor& d_out,
+                     const Tensor& in, const Tensor& weight) {
+  const std::int64_t batch = in.dim(0);
+  const std::int64_t in_features = in.dim(1);
+  const std::int64_t out_features = weight.dim(0);
+  const float* dy = data_or_null(d_out);
+  if (d_in.defined()) {  // d_in (B, I) = d_out (B, O) · weight (O, I)
+    gemm_row_major(false, false, batch, in_features, out_features, 1.0f, dy, data_or_null(weight), 0.0f,
+                   data_or_null(d_in), 1);
+  }
+  if (d_weight.defined()) {  // d_weight (O, I) += d_out (B, O)ᵀ · in (B, I)
+    gemm_row_major(true, false, out_features, in_features, batch, 1.0f, dy, data_or_null(in), 1.0f,
+                   data_or_null(d_weight), 1);
+  }
+  if (d_bias.defined()) {  // d_bias (O) += Σ_b d_out (B, O)
+    column_sum_accumulate(data_or_null(d_bias), dy, batch, out_features);
+  }
+}
+
+// ---- embedding ----------------------------------------------------------------------------------------------------
+
+void embedding_forward(const Tensor& out, const Tensor& table, const Tensor& indices) {
+  const std::int64_t rows = indices.numel();
+  const std::int64_t dim = table.dim(1);
+  if (rows * dim == 0) return;
+  embedding_gather_kernel<<<grid_blocks(rows * dim, kThreads), kThreads>>>(
+      out.data<float>(), table.data<float>(), indices.data<std::int32_t>(), rows, dim);
+  check_launch();
+}
+
+void embedding_backward(const Tensor& d_table, const Tensor& d_out, const Tensor& indices) {
+  if (!d_table.defined()) return;
+  const std::int64_t rows = indices.numel();
+  const std::int64_t dim = d_table.dim(1);
+  if (rows * dim == 0) return;
+  embedding_scatter_add_kernel<<<grid_blocks(dim, kThreads), kThreads>>>(
+      d_table.data<float>(), d_out.data<float>(), indices.data<std::int32_t>(), rows, dim);
+  check_launch();
+}
+
+// ---- bmm: out (B, M, N) = op(a) · op(b) ---------------------------------------------------------------------------
+// a is (B, M, K), or (B, K, M) with trans_a; b is (B, K, N), or (B, N, K) with trans_b.
+
+void bmm_forward(const Tensor& out, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
+  const std::int64_t batch = out.dim(0);
+  const std::int64_t m = out.dim(1);
+  const std::int64_t n = out.dim(2);
+  const std::int64_t k = trans_a ? a.dim(1) : a.dim(2);
+  if (batch * m * n == 0) return;
+  gemm_row_major(trans_a, trans_b, m, n, k, 1.0f, data_or_null(a), data_or_null(b), 0.0f, out.data<float>(), batch);
+}
+
+// With C = op(A)·op(B): ∂op(A) = dC·op(B)ᵀ and ∂op(B) = op(A)ᵀ·dC. A stored transposed gets the transpose of
+// ∂op(A): ∂A = op(B)·dCᵀ; likewise ∂B = dCᵀ·op(A) when B is stored transposed. Both overwrite.
+void bmm_backward(const Tensor& d_a, const Tensor& d_b, const Tensor& d_out, const Tensor& a, const Tensor& b,
+                  bool trans_a, bool trans_b) {
+  const std::int64_t batch = d_out.dim(0);
+  const std::int64_t m = d_out.dim(1);
+  const std::int64_t n = d_out.dim(2);
+  const std::int64_t k = trans_a ? a.dim(1) : a.dim(2);
+  if (batch == 0 || k == 0) return;  // d_a and d_b are empty
+  const float* dc = data_or_null(d_out);
+  const float* pa = data_or_null(a);
+  const float* pb = data_or_null(b);
+  if (d_a.defined()) {
+    if (!trans_a) {
+      // d_a (M × K) = dC (M × N) · op(B)ᵀ; op(B)ᵀ is b itself (N × K) when trans_b, else bᵀ of b (K × N).
+      gemm_row_major(false, !trans_b, m, k, n, 1.0f, dc, pb, 0.0f, data_or_null(d_a), batch);
+    } else {
+      // d_a (K × M) = op(B) (K × N) · dCᵀ (N × M); op(B) is bᵀ of b (N × K) when trans_b.
+      gemm_row_major(trans_b, true, k, m, n, 1.0f, pb, dc, 0.0f, data_or_null(d_a), batch);
+    }
+  }
+  if (d_b.defined()) {
+    if (!trans_b) {
+      // d_b (K × N) = op(A)ᵀ (K × M) · dC (M × N); op(A)ᵀ is a itself (K × M) when trans_a, else aᵀ of a (M × K).
+      gemm_row_major(!trans_a, false, k, n, m, 1.0f, pa, dc, 0.0f, data_or_null(d_b), batch);
+    } else {
+      // d_b (N × K) = dCᵀ (N × M) · op(A) (M × K); op(A) is aᵀ of a (K × M) when trans_a.
+      gemm_row_major(true, trans_a, n, k, m, 1.0f, dc, pa, 0.0f, data_or_null(d_b), batch);
+    }
+  }
+}
+
+}  // namespace bigcolor::cuda
