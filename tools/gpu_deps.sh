@@ -8,10 +8,10 @@ cd "$(dirname "$0")/.."
 rm -rf .deps && mkdir -p .deps/include .deps/lib
 arch=/usr/lib/x86_64-linux-gnu
 cp -r /usr/include/doctest /usr/include/nlohmann /usr/include/benchmark .deps/include/
-cp /usr/include/x86_64-linux-gnu/openblas-pthread/cblas.h /usr/include/x86_64-linux-gnu/openblas-pthread/openblas_config.h \
+cp /usr/include/x86_64-linux-gnu/openblas-openmp/cblas.h /usr/include/x86_64-linux-gnu/openblas-openmp/openblas_config.h \
   .deps/include/
 cp -L "$arch/libbenchmark.so.1debian" .deps/lib/ && ln -s libbenchmark.so.1debian .deps/lib/libbenchmark.so
-cp -L "$arch/openblas-pthread/libopenblas.so.0" .deps/lib/libopenblas.so.0
+cp -L "$arch/openblas-openmp/libopenblas.so.0" .deps/lib/libopenblas.so.0
 ln -s libopenblas.so.0 .deps/lib/libopenblas.so
 cp -L "$arch/libgfortran.so.5" "$arch/libquadmath.so.0" .deps/lib/
 du -sh .deps

@@ -1,10 +1,16 @@
-// 2-D convolution on the CPU: im2col + SGEMM, stride 1, zero padding.
+// 2-D convolution on the CPU as "shifted GEMMs": stride 1, zero padding p, any kernel size.
 //
-// For one image, out (Cout, OH·OW) = W (Cout, K) · col (K, OH·OW), K = Cin·KH·KW, where row (c, ky, kx) of col
-// holds the input shifted by (ky - p, kx - p). col for a whole 256×256 image would be hundreds of MB, so the
-// output rows are processed in chunks whose col buffer stays under kColBudgetBytes (the GEMMs stay large enough
-// to run near the BLAS peak). A 1×1 convolution without padding needs no col at all: it is W · in directly.
+// The image is copied once into a zero-padded buffer P (Cin, Hp·Wp), Hp = H + 2p, Wp = W + 2p. Output pixel
+// (y, x) reads P at flat position (y + ky)·Wp + (x + kx) for tap (ky, kx), i.e. at y·Wp + x plus a constant offset
+// ky·Wp + kx. So, computed over a "padded-width" output O' (Cout, OH·Wp) whose last Wp − OW columns of each row
+// are junk, every tap is ONE plain GEMM on a contiguous slice of P:
+//     O' (Cout, n) += W_t (Cout, Cin) · P[:, offset_t + y0·Wp : … + n]
+// No im2col matrix (9× the input) is ever written; the junk columns cost (Wp − OW)/Wp extra work (1% at 256²).
+// The backward passes use the same slices: dW_t += dO' · Pᵀ and dP += W_tᵀ · dO' (dO' with zero junk columns).
+// Output rows are processed in chunks of about kChunkColumns columns so O' stays in cache across the taps.
+// A 1×1 convolution without padding is a single GEMM on the input itself.
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "kernels/cpu/blas.h"
@@ -14,17 +20,17 @@ namespace bigcolor::cpu {
 
 namespace {
 
-constexpr std::int64_t kColBudgetBytes = 32ll << 20;
+constexpr std::int64_t kChunkColumns = 4096;
 
 struct ConvGeometry {
   std::int64_t batch, in_c, h, w, out_c, kh, kw, out_h, out_w, pad;
-  std::int64_t k() const { return in_c * kh * kw; }
+  std::int64_t taps() const { return kh * kw; }
+  std::int64_t padded_w() const { return w + 2 * pad; }
+  // One padded plane, plus kw − 1 zeros of slack: the last junk column of the last row reads that far past it.
+  std::int64_t plane() const { return (h + 2 * pad) * padded_w() + kw - 1; }
+  std::int64_t tap_offset(std::int64_t t) const { return (t / kw) * padded_w() + t % kw; }
   bool pointwise() const { return kh == 1 && kw == 1 && pad == 0; }
-  // Output rows per chunk so that col (K, rows·OW) fits the budget.
-  std::int64_t chunk_rows() const {
-    std::int64_t rows = kColBudgetBytes / (4 * k() * out_w);
-    return std::clamp<std::int64_t>(rows, 1, out_h);
-  }
+  std::int64_t chunk_rows() const { return std::clamp<std::int64_t>(kChunkColumns / padded_w(), 1, out_h); }
 };
 
 ConvGeometry geometry(const Tensor& in, const Tensor& weight, int padding) {
@@ -35,78 +41,74 @@ ConvGeometry geometry(const Tensor& in, const Tensor& weight, int padding) {
   return g;
 }
 
-// col (K, rows·OW) for output rows [y0, y0 + rows) of one image `in` (Cin, H, W).
-void im2col(float* col, const float* in, const ConvGeometry& g, std::int64_t y0, std::int64_t rows) {
-  const std::int64_t n = rows * g.out_w;
+// padded (Cin, plane) <- image (Cin, H, W), zeros around.
+void pad_image(float* padded, const float* image, const ConvGeometry& g) {
+  const std::int64_t wp = g.padded_w();
 #pragma omp parallel for schedule(static)
-  for (std::int64_t r = 0; r < g.k(); ++r) {
-    const std::int64_t c = r / (g.kh * g.kw), ky = (r / g.kw) % g.kh, kx = r % g.kw;
-    float* dst = col + r * n;
-    for (std::int64_t y = 0; y < rows; ++y) {
-      const std::int64_t iy = y0 + y + ky - g.pad;
-      float* dst_row = dst + y * g.out_w;
-      if (iy < 0 || iy >= g.h) {
-        std::fill(dst_row, dst_row + g.out_w, 0.0f);
-        continue;
-      }
-      const float* src_row = in + (c * g.h + iy) * g.w;
-      for (std::int64_t x = 0; x < g.out_w; ++x) {
-        const std::int64_t ix = x + kx - g.pad;
-        dst_row[x] = (ix >= 0 && ix < g.w) ? src_row[ix] : 0.0f;
-      }
-    }
+  for (std::int64_t c = 0; c < g.in_c; ++c) {
+    float* dst = padded + c * g.plane();
+    std::fill(dst, dst + g.plane(), 0.0f);
+    for (std::int64_t y = 0; y < g.h; ++y)
+      std::memcpy(dst + (y + g.pad) * wp + g.pad, image + (c * g.h + y) * g.w, sizeof(float) * g.w);
   }
 }
 
-// The adjoint of im2col: adds col (K, rows·OW) into d_in (Cin, H, W). Parallel over input channels, whose rows of
-// col touch disjoint parts of d_in.
-void col2im_add(float* d_in, const float* col, const ConvGeometry& g, std::int64_t y0, std::int64_t rows) {
-  const std::int64_t n = rows * g.out_w;
+// image (Cin, H, W) <- the interior of padded (Cin, plane).
+void crop_image(float* image, const float* padded, const ConvGeometry& g) {
+  const std::int64_t wp = g.padded_w();
 #pragma omp parallel for schedule(static)
-  for (std::int64_t c = 0; c < g.in_c; ++c) {
-    for (std::int64_t ky = 0; ky < g.kh; ++ky) {
-      for (std::int64_t kx = 0; kx < g.kw; ++kx) {
-        const float* src = col + ((c * g.kh + ky) * g.kw + kx) * n;
-        for (std::int64_t y = 0; y < rows; ++y) {
-          const std::int64_t iy = y0 + y + ky - g.pad;
-          if (iy < 0 || iy >= g.h) continue;
-          float* dst_row = d_in + (c * g.h + iy) * g.w;
-          const float* src_row = src + y * g.out_w;
-          for (std::int64_t x = 0; x < g.out_w; ++x) {
-            const std::int64_t ix = x + kx - g.pad;
-            if (ix >= 0 && ix < g.w) dst_row[ix] += src_row[x];
-          }
-        }
-      }
-    }
-  }
+  for (std::int64_t c = 0; c < g.in_c; ++c)
+    for (std::int64_t y = 0; y < g.h; ++y)
+      std::memcpy(image + (c * g.h + y) * g.w, padded + c * g.plane() + (y + g.pad) * wp + g.pad,
+                  sizeof(float) * g.w);
+}
+
+// taps (KH·KW, Cout, Cin) <- weight (Cout, Cin, KH, KW): each tap's matrix contiguous, as GEMM needs it.
+std::vector<float> weight_taps(const float* w, const ConvGeometry& g) {
+  std::vector<float> taps(static_cast<std::size_t>(g.taps() * g.out_c * g.in_c));
+  for (std::int64_t o = 0; o < g.out_c; ++o)
+    for (std::int64_t c = 0; c < g.in_c; ++c)
+      for (std::int64_t t = 0; t < g.taps(); ++t)
+        taps[(t * g.out_c + o) * g.in_c + c] = w[(o * g.in_c + c) * g.taps() + t];
+  return taps;
 }
 
 }  // namespace
 
 void conv2d_forward(const Tensor& out, const Tensor& in, const Tensor& weight, const Tensor& bias, int padding) {
   const ConvGeometry g = geometry(in, weight, padding);
-  const std::int64_t out_hw = g.out_h * g.out_w;
-  const float* w = weight.data<float>();  // (Cout, K)
-  std::vector<float> col(g.pointwise() ? 0 : static_cast<std::size_t>(g.k() * g.chunk_rows() * g.out_w));
-  for (std::int64_t b = 0; b < g.batch; ++b) {
-    const float* x = in.data<float>() + b * g.in_c * g.h * g.w;  // (Cin, H, W)
-    float* y = out.data<float>() + b * g.out_c * out_hw;         // (Cout, OH·OW)
-    if (g.pointwise()) {
-      sgemm(false, false, g.out_c, out_hw, g.k(), 1.0f, w, g.k(), x, out_hw, 0.0f, y, out_hw);
-    } else {
-      for (std::int64_t y0 = 0; y0 < g.out_h; y0 += g.chunk_rows()) {
-        const std::int64_t rows = std::min(g.chunk_rows(), g.out_h - y0);
-        im2col(col.data(), x, g, y0, rows);
-        sgemm(false, false, g.out_c, rows * g.out_w, g.k(), 1.0f, w, g.k(), col.data(), rows * g.out_w, 0.0f,
-              y + y0 * g.out_w, out_hw);
-      }
+  const std::int64_t out_hw = g.out_h * g.out_w, wp = g.padded_w();
+  const float* b = bias.defined() ? bias.data<float>() : nullptr;
+  if (g.pointwise()) {
+    for (std::int64_t i = 0; i < g.batch; ++i) {
+      float* y = out.data<float>() + i * g.out_c * out_hw;  // (Cout, HW) = W (Cout, Cin) · x (Cin, HW)
+      sgemm(false, false, g.out_c, out_hw, g.in_c, 1.0f, weight.data<float>(), g.in_c,
+            in.data<float>() + i * g.in_c * out_hw, out_hw, 0.0f, y, out_hw);
+      if (b)
+        for (std::int64_t o = 0; o < g.out_c; ++o)
+          for (std::int64_t k = 0; k < out_hw; ++k) y[o * out_hw + k] += b[o];
     }
-    if (bias.defined()) {
-      const float* bb = bias.data<float>();
+    return;
+  }
+  const std::vector<float> taps = weight_taps(weight.data<float>(), g);
+  std::vector<float> padded(static_cast<std::size_t>(g.in_c * g.plane()));        // (Cin, plane)
+  std::vector<float> chunk(static_cast<std::size_t>(g.out_c * g.chunk_rows() * wp));  // O' (Cout, rows·Wp)
+  for (std::int64_t i = 0; i < g.batch; ++i) {
+    pad_image(padded.data(), in.data<float>() + i * g.in_c * g.h * g.w, g);
+    float* y = out.data<float>() + i * g.out_c * out_hw;  // (Cout, OH, OW)
+    for (std::int64_t y0 = 0; y0 < g.out_h; y0 += g.chunk_rows()) {
+      const std::int64_t rows = std::min(g.chunk_rows(), g.out_h - y0), n = rows * wp;
+      for (std::int64_t t = 0; t < g.taps(); ++t)
+        sgemm(false, false, g.out_c, n, g.in_c, 1.0f, taps.data() + t * g.out_c * g.in_c, g.in_c,
+              padded.data() + g.tap_offset(t) + y0 * wp, g.plane(), t == 0 ? 0.0f : 1.0f, chunk.data(), n);
 #pragma omp parallel for schedule(static)
-      for (std::int64_t c = 0; c < g.out_c; ++c)
-        for (std::int64_t i = 0; i < out_hw; ++i) y[c * out_hw + i] += bb[c];
+      for (std::int64_t o = 0; o < g.out_c; ++o)  // drop the junk columns, add the bias
+        for (std::int64_t r = 0; r < rows; ++r) {
+          const float* src = chunk.data() + o * n + r * wp;
+          float* dst = y + (o * g.out_h + y0 + r) * g.out_w;
+          const float add = b ? b[o] : 0.0f;
+          for (std::int64_t x = 0; x < g.out_w; ++x) dst[x] = src[x] + add;
+        }
     }
   }
 }
@@ -114,43 +116,69 @@ void conv2d_forward(const Tensor& out, const Tensor& in, const Tensor& weight, c
 void conv2d_backward(const Tensor& d_in, const Tensor& d_weight, const Tensor& d_bias, const Tensor& d_out,
                      const Tensor& in, const Tensor& weight, int padding) {
   const ConvGeometry g = geometry(in, weight, padding);
-  const std::int64_t out_hw = g.out_h * g.out_w;
-  const float* w = weight.data<float>();  // (Cout, K)
-  if (d_in.defined()) d_in.zero();        // overwritten: zeroed here, then accumulated chunk by chunk
-  std::vector<float> col(g.pointwise() ? 0 : static_cast<std::size_t>(g.k() * g.chunk_rows() * g.out_w));
-  for (std::int64_t b = 0; b < g.batch; ++b) {
-    const float* x = in.data<float>() + b * g.in_c * g.h * g.w;   // (Cin, H, W)
-    const float* dy = d_out.data<float>() + b * g.out_c * out_hw;  // (Cout, OH·OW)
-    if (d_bias.defined()) {
-      float* db = d_bias.data<float>();
-      for (std::int64_t c = 0; c < g.out_c; ++c) {
-        double s = 0.0;
-        for (std::int64_t i = 0; i < out_hw; ++i) s += dy[c * out_hw + i];
-        db[c] += static_cast<float>(s);
-      }
+  const std::int64_t out_hw = g.out_h * g.out_w, in_hw = g.h * g.w, wp = g.padded_w();
+  if (d_bias.defined()) {
+    float* db = d_bias.data<float>();
+    for (std::int64_t o = 0; o < g.out_c; ++o) {
+      double s = 0.0;
+      for (std::int64_t i = 0; i < g.batch; ++i)
+        for (std::int64_t k = 0; k < out_hw; ++k) s += d_out.data<float>()[(i * g.out_c + o) * out_hw + k];
+      db[o] += static_cast<float>(s);
     }
-    if (g.pointwise()) {
-      if (d_weight.defined())  // dW (Cout, Cin) += dy (Cout, HW) · xᵀ (HW, Cin)
-        sgemm(false, true, g.out_c, g.k(), out_hw, 1.0f, dy, out_hw, x, out_hw, 1.0f, d_weight.data<float>(), g.k());
-      if (d_in.defined())  // dx (Cin, HW) = Wᵀ (Cin, Cout) · dy (Cout, HW)
-        sgemm(true, false, g.k(), out_hw, g.out_c, 1.0f, w, g.k(), dy, out_hw, 0.0f,
-              d_in.data<float>() + b * g.in_c * g.h * g.w, out_hw);
-      continue;
+  }
+  if (g.pointwise()) {
+    for (std::int64_t i = 0; i < g.batch; ++i) {
+      const float* x = in.data<float>() + i * g.in_c * in_hw;      // (Cin, HW)
+      const float* dy = d_out.data<float>() + i * g.out_c * out_hw;  // (Cout, HW)
+      if (d_weight.defined())  // dW (Cout, Cin) += dy · xᵀ
+        sgemm(false, true, g.out_c, g.in_c, out_hw, 1.0f, dy, out_hw, x, in_hw, 1.0f, d_weight.data<float>(), g.in_c);
+      if (d_in.defined())  // dx (Cin, HW) = Wᵀ · dy
+        sgemm(true, false, g.in_c, in_hw, g.out_c, 1.0f, weight.data<float>(), g.in_c, dy, out_hw, 0.0f,
+              d_in.data<float>() + i * g.in_c * in_hw, in_hw);
     }
-    for (std::int64_t y0 = 0; y0 < g.out_h; y0 += g.chunk_rows()) {
-      const std::int64_t rows = std::min(g.chunk_rows(), g.out_h - y0);
-      const std::int64_t n = rows * g.out_w;
-      const float* dy_chunk = dy + y0 * g.out_w;  // (Cout, n) with row stride OH·OW
-      if (d_weight.defined()) {  // dW (Cout, K) += dy (Cout, n) · colᵀ (n, K)
-        im2col(col.data(), x, g, y0, rows);
-        sgemm(false, true, g.out_c, g.k(), n, 1.0f, dy_chunk, out_hw, col.data(), n, 1.0f, d_weight.data<float>(),
-              g.k());
+    return;
+  }
+  if (!d_in.defined() && !d_weight.defined()) return;
+  const std::vector<float> taps = weight_taps(weight.data<float>(), g);
+  std::vector<float> d_taps(d_weight.defined() ? taps.size() : 0);                    // (taps, Cout, Cin)
+  std::vector<float> padded(static_cast<std::size_t>(g.in_c * g.plane()));            // P or dP
+  std::vector<float> chunk(static_cast<std::size_t>(g.out_c * g.chunk_rows() * wp));  // dO' (Cout, rows·Wp)
+  for (std::int64_t i = 0; i < g.batch; ++i) {
+    const float* dy = d_out.data<float>() + i * g.out_c * out_hw;  // (Cout, OH, OW)
+    for (int pass = 0; pass < 2; ++pass) {  // pass 0: dW from P; pass 1: dP, then cropped into d_in
+      if ((pass == 0 && !d_weight.defined()) || (pass == 1 && !d_in.defined())) continue;
+      if (pass == 0)
+        pad_image(padded.data(), in.data<float>() + i * g.in_c * in_hw, g);
+      else
+        std::fill(padded.begin(), padded.end(), 0.0f);
+      for (std::int64_t y0 = 0; y0 < g.out_h; y0 += g.chunk_rows()) {
+        const std::int64_t rows = std::min(g.chunk_rows(), g.out_h - y0), n = rows * wp;
+#pragma omp parallel for schedule(static)
+        for (std::int64_t o = 0; o < g.out_c; ++o)  // dO' with zero junk columns
+          for (std::int64_t r = 0; r < rows; ++r) {
+            float* dst = chunk.data() + o * n + r * wp;
+            std::memcpy(dst, dy + (o * g.out_h + y0 + r) * g.out_w, sizeof(float) * g.out_w);
+            std::fill(dst + g.out_w, dst + wp, 0.0f);
+          }
+        for (std::int64_t t = 0; t < g.taps(); ++t) {
+          float* slice = padded.data() + g.tap_offset(t) + y0 * wp;
+          if (pass == 0)  // dW_t (Cout, Cin) += dO' (Cout, n) · P_sliceᵀ (n, Cin)
+            sgemm(false, true, g.out_c, g.in_c, n, 1.0f, chunk.data(), n, slice, g.plane(), 1.0f,
+                  d_taps.data() + t * g.out_c * g.in_c, g.in_c);
+          else  // dP_slice (Cin, n) += W_tᵀ (Cin, Cout) · dO' (Cout, n)
+            sgemm(true, false, g.in_c, n, g.out_c, 1.0f, taps.data() + t * g.out_c * g.in_c, g.in_c, chunk.data(),
+                  n, 1.0f, slice, g.plane());
+        }
       }
-      if (d_in.defined()) {  // dcol (K, n) = Wᵀ (K, Cout) · dy (Cout, n), then scattered back
-        sgemm(true, false, g.k(), n, g.out_c, 1.0f, w, g.k(), dy_chunk, out_hw, 0.0f, col.data(), n);
-        col2im_add(d_in.data<float>() + b * g.in_c * g.h * g.w, col.data(), g, y0, rows);
-      }
+      if (pass == 1) crop_image(d_in.data<float>() + i * g.in_c * in_hw, padded.data(), g);
     }
+  }
+  if (d_weight.defined()) {
+    float* dw = d_weight.data<float>();  // (Cout, Cin, KH, KW) += taps layout
+    for (std::int64_t o = 0; o < g.out_c; ++o)
+      for (std::int64_t c = 0; c < g.in_c; ++c)
+        for (std::int64_t t = 0; t < g.taps(); ++t)
+          dw[(o * g.in_c + c) * g.taps() + t] += d_taps[(t * g.out_c + o) * g.in_c + c];
   }
 }
 
