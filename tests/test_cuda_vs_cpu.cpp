@@ -66,10 +66,10 @@ std::string shape_name(const Shape& shape) { return bigcolor::shape_string(shape
 
 }  // namespace
 
-TEST_SUITE("cuda") {
+// Without a GPU, doctest reports every case of this suite as skipped (never as passed).
+TEST_SUITE("cuda" * doctest::skip(!bigcolor::cuda_available())) {
 
 TEST_CASE("cuda conv2d forward and backward match the CPU") {
-  if (!bigcolor::cuda_available()) { MESSAGE("skipped: no CUDA GPU"); return; }
   struct Case {
     std::int64_t batch, in_channels, height, width, out_channels, kernel_h, kernel_w;
     int padding;
@@ -118,7 +118,6 @@ TEST_CASE("cuda conv2d forward and backward match the CPU") {
 }
 
 TEST_CASE("cuda linear forward and backward match the CPU") {
-  if (!bigcolor::cuda_available()) { MESSAGE("skipped: no CUDA GPU"); return; }
   struct Case {
     std::int64_t batch, in_features, out_features;
     bool bias, want_d_in;
@@ -155,7 +154,6 @@ TEST_CASE("cuda linear forward and backward match the CPU") {
 }
 
 TEST_CASE("cuda embedding forward and backward match the CPU") {
-  if (!bigcolor::cuda_available()) { MESSAGE("skipped: no CUDA GPU"); return; }
   Rng rng(303);
   const std::int64_t vocabulary = 11;
   const std::int64_t dim = 9;
@@ -178,7 +176,6 @@ TEST_CASE("cuda embedding forward and backward match the CPU") {
 }
 
 TEST_CASE("cuda bmm forward and backward match the CPU for every transpose combination") {
-  if (!bigcolor::cuda_available()) { MESSAGE("skipped: no CUDA GPU"); return; }
   Rng rng(404);
   const std::int64_t batch = 3, m = 5, n = 7, k = 6;
   for (const bool trans_a : {false, true}) {
@@ -212,7 +209,6 @@ TEST_CASE("cuda bmm forward and backward match the CPU for every transpose combi
 }
 
 TEST_CASE("cuda softmax forward and backward match the CPU") {
-  if (!bigcolor::cuda_available()) { MESSAGE("skipped: no CUDA GPU"); return; }
   Rng rng(505);
   for (const Shape& shape : {Shape{3, 5, 37}, Shape{2, 1000}, Shape{4, 3}, Shape{3, 7, 5, 33}}) {
     const std::string name = "softmax " + shape_name(shape);
@@ -232,7 +228,6 @@ TEST_CASE("cuda softmax forward and backward match the CPU") {
 }
 
 TEST_CASE("cuda elementwise ops forward and backward match the CPU") {
-  if (!bigcolor::cuda_available()) { MESSAGE("skipped: no CUDA GPU"); return; }
   Rng rng(606);
   const Shape shape = {3, 5, 7, 5};
   const Pair a = random_normal(shape, rng);
@@ -312,7 +307,6 @@ TEST_CASE("cuda elementwise ops forward and backward match the CPU") {
 }
 
 TEST_CASE("cuda upsampling and pooling forward and backward match the CPU") {
-  if (!bigcolor::cuda_available()) { MESSAGE("skipped: no CUDA GPU"); return; }
   Rng rng(707);
   for (const Shape& shape : {Shape{3, 5, 7, 5}, Shape{2, 3, 6, 4}, Shape{1, 2, 1, 3}}) {
     const std::int64_t batch = shape[0], channels = shape[1], h = shape[2], w = shape[3];
@@ -367,7 +361,6 @@ TEST_CASE("cuda upsampling and pooling forward and backward match the CPU") {
 }
 
 TEST_CASE("cuda batchnorm forward and backward match the CPU") {
-  if (!bigcolor::cuda_available()) { MESSAGE("skipped: no CUDA GPU"); return; }
   struct Case {
     Shape shape;
     bool training, affine;
@@ -422,7 +415,6 @@ TEST_CASE("cuda batchnorm forward and backward match the CPU") {
 }
 
 TEST_CASE("cuda sum, mean and mse_loss forward and backward match the CPU") {
-  if (!bigcolor::cuda_available()) { MESSAGE("skipped: no CUDA GPU"); return; }
   Rng rng(909);
   struct Case {
     Shape in, out;
@@ -484,7 +476,6 @@ TEST_CASE("cuda sum, mean and mse_loss forward and backward match the CPU") {
 }
 
 TEST_CASE("cuda caching allocator reuses freed blocks and keeps its statistics") {
-  if (!bigcolor::cuda_available()) { MESSAGE("skipped: no CUDA GPU"); return; }
   namespace cuda = bigcolor::cuda;
   for (const std::size_t bytes : {std::size_t{1000}, std::size_t{3} << 20}) {  // a small and a large size class
     CAPTURE(bytes);
