@@ -475,6 +475,16 @@ TEST_CASE("cuda sum, mean and mse_loss forward and backward match the CPU") {
   }
 }
 
+TEST_CASE("cuda copy_columns matches the CPU") {
+  Rng rng(77);
+  const Tensor src = test::random_normal({5, 11}, rng);
+  const Tensor dst_cpu = test::random_normal({5, 9}, rng);
+  const Tensor dst_gpu = dst_cpu.to(Device::CUDA);
+  ops::copy_columns(dst_cpu, 2, src, 3, 6);
+  ops::copy_columns(dst_gpu, 2, src.to(Device::CUDA), 3, 6);
+  CHECK(dst_gpu.to_vector() == dst_cpu.to_vector());  // a copy: bit-exact
+}
+
 TEST_CASE("cuda caching allocator reuses freed blocks and keeps its statistics") {
   namespace cuda = bigcolor::cuda;
   for (const std::size_t bytes : {std::size_t{1000}, std::size_t{3} << 20}) {  // a small and a large size class

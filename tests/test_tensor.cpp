@@ -117,3 +117,17 @@ TEST_CASE("ops: shape, dtype and device mismatches raise one clear error") {
     CHECK_THROWS_WITH_AS(ops::conv2d_forward(out, gpu_in, w, Tensor{}, 1), doctest::Contains("is on cuda but"), Error);
   }
 }
+
+TEST_CASE("ops: copy_columns concatenates and splits along features") {
+  const Tensor a = Tensor::from_vector({1, 2, 3, 4, 5, 6}, {2, 3});
+  const Tensor b = Tensor::from_vector({7, 8, 9, 10}, {2, 2});
+  Tensor cat = Tensor::full({2, 5}, -1.0f);
+  ops::copy_columns(cat, 0, a, 0, 3);
+  ops::copy_columns(cat, 3, b, 0, 2);
+  CHECK(cat.to_vector() == std::vector<float>{1, 2, 3, 7, 8, 4, 5, 6, 9, 10});
+  Tensor part = Tensor::full({2, 2}, -1.0f);
+  ops::copy_columns(part, 0, cat, 2, 2);
+  CHECK(part.to_vector() == std::vector<float>{3, 7, 6, 9});
+  CHECK_THROWS_WITH_AS(ops::copy_columns(part, 1, cat, 0, 2), doctest::Contains("out of range"), Error);
+  CHECK_THROWS_WITH_AS(ops::copy_columns(Tensor::zeros({3, 2}), 0, cat, 0, 2), doctest::Contains("rows"), Error);
+}

@@ -3,75 +3,15 @@
 #include "kernels/ops.h"
 
 #include <algorithm>
-#include <initializer_list>
 #include <string>
 
-#include "kernels/cpu/cpu_ops.h"
-#include "tensor/error.h"
-#ifdef BIGCOLOR_WITH_CUDA
-#include "kernels/cuda/cuda_ops.h"
-#endif
+#include "kernels/op_checks.h"
 
 namespace bigcolor::ops {
 
+using namespace detail;
+
 namespace {
-
-// Runs the same call on the backend of `device`.
-#ifdef BIGCOLOR_WITH_CUDA
-#define BIGCOLOR_DISPATCH(device, call) \
-  do {                                  \
-    if ((device) == Device::CUDA) {     \
-      cuda::call;                       \
-    } else {                            \
-      cpu::call;                        \
-    }                                   \
-  } while (0)
-#else
-#define BIGCOLOR_DISPATCH(device, call) \
-  do {                                  \
-    (void)(device);                     \
-    cpu::call;                          \
-  } while (0)
-#endif
-
-// A named argument for the checks' messages.
-struct Arg {
-  const char* name;
-  const Tensor& t;
-};
-
-// All defined tensors among `args` must be F32 (except those named in the caller's own checks) and on one device;
-// `required` ones must be defined. Returns that device.
-Device check_common(const char* op, std::initializer_list<Arg> args, std::initializer_list<const char*> required) {
-  for (const char* r : required)
-    for (const Arg& a : args)
-      if (std::string(a.name) == r) BIGCOLOR_CHECK(a.t.defined(), op, ": ", r, " is required");
-  const Tensor* first = nullptr;
-  const char* first_name = "";
-  for (const Arg& a : args) {
-    if (!a.t.defined()) continue;
-    if (std::string(a.name) != "indices")
-      BIGCOLOR_CHECK(a.t.dtype() == DType::F32, op, ": ", a.name, " ", a.t.describe(), " must be F32");
-    if (first == nullptr) {
-      first = &a.t;
-      first_name = a.name;
-    } else {
-      BIGCOLOR_CHECK(a.t.device() == first->device(), op, ": ", a.name, " is on ", device_name(a.t.device()),
-                     " but ", first_name, " is on ", device_name(first->device()));
-    }
-  }
-  return first ? first->device() : Device::CPU;
-}
-
-void check_shape(const char* op, const char* name, const Tensor& t, const Shape& expected) {
-  if (!t.defined()) return;
-  BIGCOLOR_CHECK(t.shape() == expected, op, ": ", name, " has shape ", shape_string(t.shape()), ", expected ",
-                 shape_string(expected));
-}
-
-void check_ndim(const char* op, const char* name, const Tensor& t, int ndim) {
-  BIGCOLOR_CHECK(t.ndim() == ndim, op, ": ", name, " must have ", ndim, " dimensions, got ", t.describe());
-}
 
 Shape conv_out_shape(const char* op, const Tensor& in, const Tensor& weight, const Tensor& bias, int padding) {
   check_ndim(op, "in", in, 4);
@@ -115,26 +55,6 @@ void check_reduction(const char* op, const Tensor& out, const Tensor& in) {
   const bool prefix = o.size() <= i.size() && std::equal(o.begin(), o.end(), i.begin());
   BIGCOLOR_CHECK(everything || prefix, op, ": out ", shape_string(o), " is not a leading prefix of in ",
                  shape_string(i));
-}
-
-void check_same_shape(const char* op, std::initializer_list<Arg> args) {
-  const Tensor* first = nullptr;
-  const char* first_name = "";
-  for (const Arg& a : args) {
-    if (!a.t.defined()) continue;
-    if (first == nullptr) {
-      first = &a.t;
-      first_name = a.name;
-    } else {
-      BIGCOLOR_CHECK(a.t.shape() == first->shape(), op, ": ", a.name, " ", shape_string(a.t.shape()),
-                     " and ", first_name, " ", shape_string(first->shape()), " differ");
-    }
-  }
-}
-
-void check_scalar(const char* op, const char* name, const Tensor& t) {
-  if (!t.defined()) return;
-  BIGCOLOR_CHECK(t.numel() == 1, op, ": ", name, " must hold one element, got ", t.describe());
 }
 
 }  // namespace
@@ -421,6 +341,26 @@ void mse_loss_backward(const Tensor& d_a, const Tensor& d_b, const Tensor& d_out
   check_same_shape("mse_loss_backward", {{"a", a}, {"b", b}, {"d_a", d_a}, {"d_b", d_b}});
   check_scalar("mse_loss_backward", "d_out", d_out);
   BIGCOLOR_DISPATCH(d, mse_loss_backward(d_a, d_b, d_out, a, b));
+}
+
+}  // namespace bigcolor::ops
+
+namespace bigcolor::ops {
+
+void copy_columns(const Tensor& dst, std::int64_t dst_offset, const Tensor& src, std::int64_t src_offset,
+                  std::int64_t width) {
+  const char* op = "copy_columns";
+  Device d = check_common(op, {{"dst", dst}, {"src", src}}, {"dst", "src"});
+  check_ndim(op, "dst", dst, 2);
+  check_ndim(op, "src", src, 2);
+  BIGCOLOR_CHECK(dst.dim(0) == src.dim(0), op, ": dst ", shape_string(dst.shape()), " and src ",
+                 shape_string(src.shape()), " have different numbers of rows");
+  BIGCOLOR_CHECK(width >= 0 && dst_offset >= 0 && src_offset >= 0 && dst_offset + width <= dst.dim(1) &&
+                     src_offset + width <= src.dim(1),
+                 op, ": columns [", src_offset, ", ", src_offset + width, ") of ", shape_string(src.shape()),
+                 " into [", dst_offset, ", ", dst_offset + width, ") of ", shape_string(dst.shape()),
+                 " are out of range");
+  BIGCOLOR_DISPATCH(d, copy_columns(dst, dst_offset, src, src_offset, width));
 }
 
 }  // namespace bigcolor::ops

@@ -18,4 +18,5 @@
 
 namespace bigcolor::ops {
 #include "kernels/op_signatures.inc"
+#include "kernels/fused_signatures.inc"
 }  // namespace bigcolor::ops

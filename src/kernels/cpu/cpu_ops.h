@@ -6,4 +6,5 @@
 
 namespace bigcolor::cpu {
 #include "kernels/op_signatures.inc"
+#include "kernels/fused_signatures.inc"
 }  // namespace bigcolor::cpu

@@ -107,3 +107,15 @@ void softmax_backward(const Tensor& d_in, const Tensor& d_out, const Tensor& out
 }
 
 }  // namespace bigcolor::cpu
+
+namespace bigcolor::cpu {
+
+void copy_columns(const Tensor& dst, std::int64_t dst_offset, const Tensor& src, std::int64_t src_offset,
+                  std::int64_t width) {
+  const std::int64_t rows = dst.dim(0), dst_cols = dst.dim(1), src_cols = src.dim(1);
+  for (std::int64_t r = 0; r < rows; ++r)
+    std::memcpy(dst.data<float>() + r * dst_cols + dst_offset, src.data<float>() + r * src_cols + src_offset,
+                sizeof(float) * width);
+}
+
+}  // namespace bigcolor::cpu

@@ -6,4 +6,5 @@
 
 namespace bigcolor::cuda {
 #include "kernels/op_signatures.inc"
+#include "kernels/fused_signatures.inc"
 }  // namespace bigcolor::cuda

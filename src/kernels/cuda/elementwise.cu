@@ -175,3 +175,16 @@ void scale_backward(const Tensor& d_in, const Tensor& d_out, float factor) {
 }
 
 }  // namespace bigcolor::cuda
+
+namespace bigcolor::cuda {
+
+// A strided 2-D device copy: `rows` rows of `width` floats with pitches dst.dim(1) and src.dim(1).
+void copy_columns(const Tensor& dst, std::int64_t dst_offset, const Tensor& src, std::int64_t src_offset,
+                  std::int64_t width) {
+  if (width == 0 || dst.dim(0) == 0) return;
+  CUDA_CHECK(cudaMemcpy2D(dst.data<float>() + dst_offset, sizeof(float) * dst.dim(1),
+                          src.data<float>() + src_offset, sizeof(float) * src.dim(1), sizeof(float) * width,
+                          dst.dim(0), cudaMemcpyDeviceToDevice));
+}
+
+}  // namespace bigcolor::cuda
