@@ -1,0 +1,75 @@
+#include "layers/attention.h"
+
+#include "kernels/ops.h"
+#include "layers/functional.h"
+#include "tensor/error.h"
+
+namespace bigcolor {
+
+Attention::Attention(std::int64_t channels, float sn_eps)
+    : gamma(add_parameter("gamma", {})),
+      theta(channels, channels / 8, 1, 0, false, sn_eps),
+      phi(channels, channels / 8, 1, 0, false, sn_eps),
+      g(channels, channels / 2, 1, 0, false, sn_eps),
+      o(channels / 2, channels, 1, 0, false, sn_eps),
+      channels_(channels) {
+  BIGCOLOR_CHECK(channels >= 8 && channels % 8 == 0, "Attention: ", channels,
+                 " channels; SA-GAN attention needs a positive multiple of 8 (theta and phi have channels/8)");
+  add_child("theta", theta);
+  add_child("phi", phi);
+  add_child("g", g);
+  add_child("o", o);
+}
+
+Tensor Attention::forward(const Tensor& x) {
+  BIGCOLOR_CHECK(x.ndim() == 4 && x.dim(1) == channels_ && x.dim(2) % 2 == 0 && x.dim(3) % 2 == 0,
+                 "Attention(", channels_, "): input ", x.describe(), " must be (B, ", channels_,
+                 ", H, W) with even H and W");
+  const std::int64_t b = x.dim(0), n = x.dim(2) * x.dim(3), m = n / 4;
+  const Tensor theta_out = theta.forward(x).reshape({b, channels_ / 8, n});
+  const Tensor phi_full = phi.forward(x);
+  const Tensor phi_pooled = fn::maxpool2x2(phi_full).reshape({b, channels_ / 8, m});
+  const Tensor g_full = g.forward(x);
+  const Tensor g_pooled = fn::maxpool2x2(g_full).reshape({b, channels_ / 2, m});
+  Tensor attn = Tensor::empty({b, channels_ / 2, n}, DType::F32, x.device());
+  Tensor lse = Tensor::empty({b, n}, DType::F32, x.device());
+  ops::attention_forward(attn, lse, theta_out, phi_pooled, g_pooled);
+  const Tensor o_out = o.forward(attn.reshape({b, channels_ / 2, x.dim(2), x.dim(3)}));
+  const float gamma_now = fn::item(gamma.value);
+  const Tensor out = fn::add(fn::scale(o_out, gamma_now), x);
+  if (grad_enabled()) {
+    gamma_value_ = gamma_now;
+    phi_full_ = phi_full;
+    g_full_ = g_full;
+    theta_ = theta_out;
+    phi_ = phi_pooled;
+    g_ = g_pooled;
+    attn_ = attn;
+    lse_ = lse;
+    o_out_ = o_out;
+  }
+  return out;
+}
+
+Tensor Attention::backward(const Tensor& d_out) {
+  BIGCOLOR_CHECK(o_out_.defined(), "Attention: backward without a saved forward");
+  const std::int64_t b = d_out.dim(0), h = d_out.dim(2), w = d_out.dim(3);
+  // d gamma += Σ d_out ⊙ o(attn)   (gamma has shape (): viewed as (1) to add into)
+  Tensor d_gamma = Tensor::empty({1}, DType::F32, d_out.device());
+  ops::sum_forward(d_gamma, fn::mul(d_out, o_out_));
+  fn::add_into(gamma.grad.reshape({1}), d_gamma);
+
+  const Tensor d_attn = o.backward(fn::scale(d_out, gamma_value_)).reshape(attn_.shape());
+  Tensor d_theta = fn::empty_like(theta_), d_phi = fn::empty_like(phi_), d_g = fn::empty_like(g_);
+  ops::attention_backward(d_theta, d_phi, d_g, d_attn, theta_, phi_, g_, attn_, lse_);
+
+  Tensor d_x = d_out.clone();  // the residual branch
+  const Shape pooled_phi = {b, channels_ / 8, h / 2, w / 2}, pooled_g = {b, channels_ / 2, h / 2, w / 2};
+  fn::add_into(d_x, g.backward(fn::maxpool2x2_backward(d_g.reshape(pooled_g), g_full_)));
+  fn::add_into(d_x, phi.backward(fn::maxpool2x2_backward(d_phi.reshape(pooled_phi), phi_full_)));
+  fn::add_into(d_x, theta.backward(d_theta.reshape({b, channels_ / 8, h, w})));
+  phi_full_ = g_full_ = theta_ = phi_ = g_ = attn_ = lse_ = o_out_ = Tensor{};
+  return d_x;
+}
+
+}  // namespace bigcolor

@@ -1,0 +1,28 @@
+// SA-GAN self-attention as BigGAN uses it (`Attention(ch)`): 1×1 SN convolutions theta (ch→ch/8), phi (ch→ch/8),
+// g (ch→ch/2), o (ch/2→ch), all without bias; phi and g are 2×2 max-pooled; out = gamma · o(attn) + x with
+// attn = g · softmax(θᵀφ)ᵀ computed by the fused attention kernel (the (N, N/4) matrix is never stored).
+// parameters() order: gamma, then theta, phi, g, o (PyTorch lists own parameters before children's).
+#pragma once
+
+#include "layers/linear_conv.h"
+
+namespace bigcolor {
+
+class Attention : public Module {
+ public:
+  Attention(std::int64_t channels, float sn_eps);
+  Tensor forward(const Tensor& x);         // x (B, C, H, W), H and W even
+  Tensor backward(const Tensor& d_out);    // returns d_x
+
+  Parameter& gamma;  // shape (): a scalar, 0 at initialization
+  SNConv2d theta, phi, g, o;
+
+ private:
+  std::int64_t channels_;
+  float gamma_value_ = 0.0f;  // the gamma the last forward used
+  Tensor phi_full_, g_full_;  // (B, C/8, H, W), (B, C/2, H, W): for the max-pool backward
+  Tensor theta_, phi_, g_;    // (B, C/8, N), (B, C/8, N/4), (B, C/2, N/4)
+  Tensor attn_, lse_, o_out_;  // (B, C/2, N), (B, N), (B, C, H, W)
+};
+
+}  // namespace bigcolor

@@ -1,0 +1,247 @@
+#include "layers/linear_conv.h"
+
+#include "kernels/ops.h"
+#include "tensor/error.h"
+
+namespace bigcolor {
+
+namespace {
+Tensor empty_like(const Tensor& t) { return Tensor::empty(t.shape(), t.dtype(), t.device()); }
+Tensor zeros_like(const Tensor& t) { return Tensor::zeros(t.shape(), t.dtype(), t.device()); }
+Tensor& grad_or_empty(Parameter* p, Tensor& none) { return p ? p->grad : none; }
+const Tensor& value_or_empty(const Parameter* p) {
+  static const Tensor none;
+  return p ? p->value : none;
+}
+// The backward of a layer needs its forward's saved input.
+void check_saved(const Tensor& x, const char* layer) {
+  BIGCOLOR_CHECK(x.defined(), layer,
+                 ": backward without a saved forward (gradients disabled, or backward called twice)");
+}
+}  // namespace
+
+// ---- spectral norm ------------------------------------------------------------------------------------------------
+
+Tensor SpectralNorm::forward(bool training, bool keep_for_backward) {
+  const Tensor& w = weight_.value;
+  BIGCOLOR_CHECK(w.numel() > 0, "spectral norm of an empty weight ", w.describe());
+  const std::int64_t rows = w.dim(0), cols = w.numel() / rows;
+  const Device d = w.device();
+  Tensor weight_sn = Tensor::empty(w.shape(), DType::F32, d);
+  Tensor sigma = Tensor::empty({1}, DType::F32, d), u_new = Tensor::empty({rows}, DType::F32, d);
+  Tensor v = Tensor::empty({cols}, DType::F32, d);
+  ops::spectral_norm_forward(weight_sn.reshape({rows, cols}), sigma, u_new, v, w.reshape({rows, cols}),
+                             u0_.reshape({rows}), eps_);
+  if (training) {  // the power iteration's state advances only in training, as the official W_()
+    u0_.copy_from(u_new.reshape(u0_.shape()));
+    sv0_.copy_from(sigma.reshape(sv0_.shape()));
+  }
+  if (keep_for_backward) {
+    sigma_ = sigma;
+    u_new_ = u_new;
+    v_ = v;
+  }
+  return weight_sn;
+}
+
+void SpectralNorm::backward(const Tensor& d_weight_sn) {
+  BIGCOLOR_CHECK(sigma_.defined(), "spectral norm: backward without a saved forward");
+  const std::int64_t rows = weight_.value.dim(0), cols = weight_.value.numel() / rows;
+  ops::spectral_norm_backward(weight_.grad.reshape({rows, cols}), d_weight_sn.reshape({rows, cols}),
+                              weight_.value.reshape({rows, cols}), u_new_, v_, sigma_);
+  sigma_ = u_new_ = v_ = Tensor{};
+}
+
+// ---- linear -------------------------------------------------------------------------------------------------------
+
+Linear::Linear(std::int64_t in_features, std::int64_t out_features, bool has_bias)
+    : weight(add_parameter("weight", {out_features, in_features})) {
+  if (has_bias) bias = &add_parameter("bias", {out_features});
+}
+
+Tensor Linear::forward(const Tensor& x) {
+  Tensor out = Tensor::empty({x.dim(0), weight.value.dim(0)}, DType::F32, x.device());
+  ops::linear_forward(out, x, weight.value, value_or_empty(bias));
+  x_ = grad_enabled() ? x : Tensor{};
+  return out;
+}
+
+Tensor Linear::backward(const Tensor& d_out, bool need_d_in) {
+  check_saved(x_, "Linear");
+  Tensor d_in = need_d_in ? empty_like(x_) : Tensor{}, none;
+  ops::linear_backward(d_in, weight.grad, grad_or_empty(bias, none), d_out, x_, weight.value);
+  x_ = Tensor{};
+  return d_in;
+}
+
+SNLinear::SNLinear(std::int64_t in_features, std::int64_t out_features, bool has_bias, float eps)
+    : weight(add_parameter("weight", {out_features, in_features})),
+      u0(add_buffer("u0", {1, out_features})),
+      sv0(add_buffer("sv0", {1})),
+      sn_(weight, u0, sv0, eps) {
+  if (has_bias) bias = &add_parameter("bias", {out_features});
+}
+
+Tensor SNLinear::forward(const Tensor& x) {
+  Tensor weight_sn = sn_.forward(training(), grad_enabled());
+  Tensor out = Tensor::empty({x.dim(0), weight.value.dim(0)}, DType::F32, x.device());
+  ops::linear_forward(out, x, weight_sn, value_or_empty(bias));
+  if (grad_enabled()) {
+    x_ = x;
+    weight_sn_ = weight_sn;
+  }
+  return out;
+}
+
+Tensor SNLinear::backward(const Tensor& d_out, bool need_d_in) {
+  check_saved(x_, "SNLinear");
+  Tensor d_in = need_d_in ? empty_like(x_) : Tensor{}, none;
+  Tensor d_weight_sn = zeros_like(weight.value);
+  ops::linear_backward(d_in, d_weight_sn, grad_or_empty(bias, none), d_out, x_, weight_sn_);
+  sn_.backward(d_weight_sn);
+  x_ = weight_sn_ = Tensor{};
+  return d_in;
+}
+
+// ---- convolution --------------------------------------------------------------------------------------------------
+
+namespace {
+// out (B, Cout, H', W') for a stride-1 convolution, or (B, Cout, 2H, 2W) when upsampling first.
+Tensor conv_output(const Tensor& x, const Tensor& weight, int padding, bool upsampled) {
+  if (upsampled) return Tensor::empty({x.dim(0), weight.dim(0), 2 * x.dim(2), 2 * x.dim(3)}, DType::F32, x.device());
+  return Tensor::empty({x.dim(0), weight.dim(0), x.dim(2) + 2 * padding - weight.dim(2) + 1,
+                        x.dim(3) + 2 * padding - weight.dim(3) + 1},
+                       DType::F32, x.device());
+}
+
+void check_upsampled_geometry(const Tensor& weight, int padding, const char* layer) {
+  BIGCOLOR_CHECK(weight.dim(2) == 3 && weight.dim(3) == 3 && padding == 1, layer,
+                 ": forward_upsampled needs a 3x3 kernel with padding 1");
+}
+
+Tensor conv_apply(const Tensor& x, const Tensor& weight, const Tensor& bias, int padding, bool upsampled) {
+  Tensor out = conv_output(x, weight, padding, upsampled);
+  if (upsampled)
+    ops::upconv3x3_forward(out, x, weight, bias);
+  else
+    ops::conv2d_forward(out, x, weight, bias, padding);
+  return out;
+}
+
+void conv_apply_backward(const Tensor& d_in, const Tensor& d_weight, const Tensor& d_bias, const Tensor& d_out,
+                         const Tensor& x, const Tensor& weight, int padding, bool upsampled) {
+  if (upsampled)
+    ops::upconv3x3_backward(d_in, d_weight, d_bias, d_out, x, weight);
+  else
+    ops::conv2d_backward(d_in, d_weight, d_bias, d_out, x, weight, padding);
+}
+}  // namespace
+
+Conv2d::Conv2d(std::int64_t in_channels, std::int64_t out_channels, int kernel_size, int padding, bool has_bias)
+    : weight(add_parameter("weight", {out_channels, in_channels, kernel_size, kernel_size})), padding_(padding) {
+  if (has_bias) bias = &add_parameter("bias", {out_channels});
+}
+
+Tensor Conv2d::forward(const Tensor& x) {
+  upsampled_ = false;
+  x_ = grad_enabled() ? x : Tensor{};
+  return conv_apply(x, weight.value, value_or_empty(bias), padding_, false);
+}
+
+Tensor Conv2d::forward_upsampled(const Tensor& x) {
+  check_upsampled_geometry(weight.value, padding_, "Conv2d");
+  upsampled_ = true;
+  x_ = grad_enabled() ? x : Tensor{};
+  return conv_apply(x, weight.value, value_or_empty(bias), padding_, true);
+}
+
+Tensor Conv2d::backward(const Tensor& d_out, bool need_d_in) {
+  check_saved(x_, "Conv2d");
+  Tensor d_in = need_d_in ? empty_like(x_) : Tensor{}, none;
+  conv_apply_backward(d_in, weight.grad, grad_or_empty(bias, none), d_out, x_, weight.value, padding_, upsampled_);
+  x_ = Tensor{};
+  return d_in;
+}
+
+SNConv2d::SNConv2d(std::int64_t in_channels, std::int64_t out_channels, int kernel_size, int padding, bool has_bias,
+                   float eps)
+    : weight(add_parameter("weight", {out_channels, in_channels, kernel_size, kernel_size})),
+      u0(add_buffer("u0", {1, out_channels})),
+      sv0(add_buffer("sv0", {1})),
+      padding_(padding),
+      sn_(weight, u0, sv0, eps) {
+  if (has_bias) bias = &add_parameter("bias", {out_channels});
+}
+
+Tensor SNConv2d::forward(const Tensor& x) {
+  upsampled_ = false;
+  Tensor weight_sn = sn_.forward(training(), grad_enabled());
+  if (grad_enabled()) {
+    x_ = x;
+    weight_sn_ = weight_sn;
+  }
+  return conv_apply(x, weight_sn, value_or_empty(bias), padding_, false);
+}
+
+Tensor SNConv2d::forward_upsampled(const Tensor& x) {
+  check_upsampled_geometry(weight.value, padding_, "SNConv2d");
+  upsampled_ = true;
+  Tensor weight_sn = sn_.forward(training(), grad_enabled());
+  if (grad_enabled()) {
+    x_ = x;
+    weight_sn_ = weight_sn;
+  }
+  return conv_apply(x, weight_sn, value_or_empty(bias), padding_, true);
+}
+
+Tensor SNConv2d::backward(const Tensor& d_out, bool need_d_in) {
+  check_saved(x_, "SNConv2d");
+  Tensor d_in = need_d_in ? empty_like(x_) : Tensor{}, none;
+  Tensor d_weight_sn = zeros_like(weight.value);
+  conv_apply_backward(d_in, d_weight_sn, grad_or_empty(bias, none), d_out, x_, weight_sn_, padding_, upsampled_);
+  sn_.backward(d_weight_sn);
+  x_ = weight_sn_ = Tensor{};
+  return d_in;
+}
+
+// ---- embeddings ---------------------------------------------------------------------------------------------------
+
+Embedding::Embedding(std::int64_t num_embeddings, std::int64_t dim)
+    : weight(add_parameter("weight", {num_embeddings, dim})) {}
+
+Tensor Embedding::forward(const Tensor& indices) {
+  Tensor out = Tensor::empty({indices.dim(0), weight.value.dim(1)}, DType::F32, weight.value.device());
+  ops::embedding_forward(out, weight.value, indices);
+  indices_ = grad_enabled() ? indices : Tensor{};
+  return out;
+}
+
+void Embedding::backward(const Tensor& d_out) {
+  check_saved(indices_, "Embedding");
+  ops::embedding_backward(weight.grad, d_out, indices_);
+  indices_ = Tensor{};
+}
+
+SNEmbedding::SNEmbedding(std::int64_t num_embeddings, std::int64_t dim, float eps)
+    : weight(add_parameter("weight", {num_embeddings, dim})),
+      u0(add_buffer("u0", {1, num_embeddings})),
+      sv0(add_buffer("sv0", {1})),
+      sn_(weight, u0, sv0, eps) {}
+
+Tensor SNEmbedding::forward(const Tensor& indices) {
+  Tensor weight_sn = sn_.forward(training(), grad_enabled());
+  Tensor out = Tensor::empty({indices.dim(0), weight.value.dim(1)}, DType::F32, weight.value.device());
+  ops::embedding_forward(out, weight_sn, indices);
+  if (grad_enabled()) indices_ = indices;
+  return out;
+}
+
+void SNEmbedding::backward(const Tensor& d_out) {
+  check_saved(indices_, "SNEmbedding");
+  Tensor d_weight_sn = zeros_like(weight.value);
+  ops::embedding_backward(d_weight_sn, d_out, indices_);
+  sn_.backward(d_weight_sn);
+  indices_ = Tensor{};
+}
+
+}  // namespace bigcolor

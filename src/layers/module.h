@@ -1,0 +1,83 @@
+// Module: what every layer and model shares. One walk over parameters and buffers with their official PyTorch
+// names serves checkpoint loading and saving, the optimizer, EMA and gradient zeroing (no second list anywhere).
+//
+// Orders, as PyTorch's:
+// - parameters(): a module's own parameters in registration order, then each child's, depth first
+//   (so Attention's `gamma` comes before `theta.weight`);
+// - state(): a module's own parameters, then its own buffers, then each child's state (state_dict order).
+//
+// Layers keep what their backward needs from the last forward (like autograd's saved tensors) while gradients are
+// enabled; with set_grad_enabled(false) (inference) they keep nothing, so activation memory can be freed at once.
+// Each module instance is used once per forward/backward pair: backward() consumes the saved state.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "tensor/tensor.h"
+
+namespace bigcolor {
+
+// A trainable (or frozen) tensor and its gradient (same shape and device; allocated with the value, zeroed by
+// zero_grad(), accumulated by backward passes).
+struct Parameter {
+  Tensor value;
+  Tensor grad;
+  bool trainable = true;  // false: loaded and saved, never updated (GBlock's unused in1/in2)
+};
+
+class Module {
+ public:
+  virtual ~Module() = default;
+  Module() = default;
+  Module(const Module&) = delete;
+  Module& operator=(const Module&) = delete;
+
+  struct NamedParameter {
+    std::string name;
+    Parameter* parameter;
+  };
+  struct NamedTensor {
+    std::string name;
+    Tensor tensor;
+    bool is_buffer;
+  };
+  // Parameters in PyTorch's parameters() order, with full dotted names ("res1.conv_1.weight").
+  std::vector<NamedParameter> parameters(const std::string& prefix = "");
+  // Parameters and buffers in state_dict order.
+  std::vector<NamedTensor> state(const std::string& prefix = "");
+
+  void set_training(bool training);  // recursive; training updates running statistics, u0/sv0, uses dropout
+  bool training() const { return training_; }
+  void set_grad_enabled(bool enabled);  // recursive; false: forward keeps nothing for a backward
+  bool grad_enabled() const { return grad_enabled_; }
+  void zero_grad();                  // recursive
+  void to(Device device);            // moves parameters, gradients and buffers (recursive)
+  Device device() const { return device_; }
+
+ protected:
+  // Registration, in the order PyTorch's module registers them. Returned references stay valid.
+  Parameter& add_parameter(const std::string& name, const Shape& shape, bool trainable = true);
+  Tensor& add_buffer(const std::string& name, const Shape& shape);
+  void add_child(const std::string& name, Module& child);
+
+ private:
+  struct OwnParameter {
+    std::string name;
+    Parameter parameter;
+  };
+  struct OwnBuffer {
+    std::string name;
+    Tensor tensor;
+  };
+  std::deque<OwnParameter> parameters_;  // deque: references handed out stay valid as more are added
+  std::deque<OwnBuffer> buffers_;
+  std::vector<std::pair<std::string, Module*>> children_;
+  bool training_ = true;
+  bool grad_enabled_ = true;
+  Device device_ = Device::CPU;
+};
+
+}  // namespace bigcolor

@@ -1,0 +1,34 @@
+// The colorizer EG: f = E(x_gray, shared(c)); out = G.forward_from(z, shared(c), id_mid_layer = 2, f).
+// forward_with_c takes the class embedding directly (class mixing, --c-scale/--c-bias).
+// parameters() order: E's, then G's (the order of torch_ema's shadow_params list).
+#pragma once
+
+#include "models/encoder.h"
+#include "models/generator.h"
+
+namespace bigcolor {
+
+class Colorizer : public Module {
+ public:
+  explicit Colorizer(const ColorizerConfig& config);
+  // x_gray (B, 1, H, W) in [0, 1] (H, W multiples of 16), classes (B) I32, z (B, 119) -> (B, 3, H, W) in [-1, 1].
+  Tensor forward(const Tensor& x_gray, const Tensor& classes, const Tensor& z);
+  Tensor forward_with_c(const Tensor& x_gray, const Tensor& c_embed, const Tensor& z);
+
+  struct Gradients {
+    Tensor d_c_embed;  // (B, shared_dim): when forward() ran, already pushed into G.shared.weight.grad
+    Tensor d_z;        // (B, 119)
+  };
+  Gradients backward(const Tensor& d_out);
+
+  const ColorizerConfig& config() const { return config_; }
+
+  Encoder E;
+  Generator G;
+
+ private:
+  ColorizerConfig config_;
+  bool embedded_here_ = false;  // forward() looked the classes up in G.shared
+};
+
+}  // namespace bigcolor
