@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""Breaks each CPU backward kernel on purpose, one at a time, and checks that the test suite notices.
+"""Breaks each CPU backward (ops, fused kernels, layers, networks) on purpose, one at a time, and checks that the
+test suite notices.
 
 Works on a throw-away copy of the tree (the checkout is never modified): for every mutation below it applies one
 textual change to one source file, rebuilds the test runner, runs the CPU suites, and expects a failure. Prints one
 line per mutation and exits non-zero if any mutation survived (no test failed) or did not apply.
 
-    python3 tools/mutation_check.py            # about 10 minutes on 2 cores
+    python3 tools/mutation_check.py            # about 15 minutes on 2 cores
 """
 import pathlib
 import shutil
@@ -15,6 +16,8 @@ import tempfile
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CPU = "src/kernels/cpu/"
+LAYERS = "src/layers/"
+MODELS = "src/models/"
 
 # (file, original text, broken text, what the break means). Each original must occur exactly once.
 MUTATIONS = [
@@ -44,6 +47,26 @@ MUTATIONS = [
     (CPU + "reduce.cpp", "average ? 1.0f / static_cast<float>(inner) : 1.0f;", "1.0f;", "mean backward without 1/n"),
     (CPU + "reduce.cpp", "const float scale = 2.0f * d_out", "const float scale = d_out", "mse backward without the factor 2"),
     (CPU + "reduce.cpp", "if (db) db[i] = -g;", "if (db) db[i] = g;", "mse d_b sign"),
+    # The fused BigGAN kernels' CPU twins.
+    (CPU + "spectral_norm.cpp", "dw[e] + g[e] * inv_sigma - cu * vv[j]", "dw[e] + g[e] * inv_sigma", "spectral norm backward without the sigma correction"),
+    (CPU + "ccbn.cpp", "(gz * gn - mean_g - xhat * mean_gx)", "(gz * gn - mean_g)", "ccbn d_in without the variance path"),
+    (CPU + "ccbn.cpp", "if (dg) dg[pl] = static_cast<float>(s_gzx);", "if (dg) dg[pl] = static_cast<float>(s_gz);", "ccbn d_gain wrong"),
+    (CPU + "attention.cpp", "row[j] = prow[j] * (row[j] - dsum[i]);", "row[j] = prow[j] * row[j];", "attention backward without the softmax's D term"),
+    (CPU + "attention.cpp", "p.data(), a.m, beta, d_g", "p.data(), a.m, 0.0f, d_g", "attention d_g keeps only the last query block"),
+    (CPU + "upconv.cpp", "db[o] += static_cast<float>(s);", "db[o] = static_cast<float>(s);", "upconv d_bias overwrites"),
+    (CPU + "upconv.cpp", "dw[(o * g.in_c + c) * 9 + t] += dwt", "dw[(o * g.in_c + c) * 9 + t] -= dwt", "upconv d_weight negated"),
+    (CPU + "upconv.cpp", "1.0f, wt.data(), g.in_c, pooled.data()", "0.5f, wt.data(), g.in_c, pooled.data()", "upconv d_in halved"),
+    # Layers and networks.
+    (LAYERS + "norms.cpp", "ops::add_forward(g.d_y, d_y_gain, d_y_bias);", "g.d_y.copy_from(d_y_gain);", "conditional norm d_y without the bias path"),
+    (LAYERS + "norms.cpp", "ops::relu_backward(d_norm, d_out, out_);", "d_norm.copy_from(d_out);", "BatchNorm backward ignores its ReLU"),
+    (LAYERS + "attention.cpp", "ops::sum_forward(d_gamma, fn::mul(d_out, o_out_));", "ops::sum_forward(d_gamma, d_out);", "attention d_gamma wrong"),
+    (LAYERS + "attention.cpp", "fn::add_into(d_x, phi.backward(", "(void)(phi.backward(", "attention d_x misses the phi branch"),
+    (LAYERS + "blocks.cpp", "  g.d_y = fn::add(g1.d_y, g2.d_y);", "  g.d_y = g1.d_y;", "GBlock d_y misses bn2"),
+    (LAYERS + "blocks.cpp", "    fn::add_into(d_x, d_sc);", "", "DBlock d_x misses the shortcut"),
+    (LAYERS + "blocks.cpp", "  g.d_c = fn::add(g1.d_y, g2.d_y);", "  g.d_c = g2.d_y;", "ResConvBlock d_c misses normalize_1"),
+    (MODELS + "colorizer.cpp", "out.d_c_embed = fn::add(g.d_y, e.d_c);", "out.d_c_embed = g.d_y;", "colorizer d_c misses the encoder"),
+    (MODELS + "discriminator.cpp", "fn::add_into(d_pooled, fn::mul(d_broadcast, embedded_));", "", "discriminator d_h misses the projection"),
+    (MODELS + "generator.cpp", "ops::copy_columns(g.d_z, (i + 1) * chunk, block.d_y", "ops::copy_columns(g.d_z, i * chunk, block.d_y", "generator d_z chunks misrouted"),
 ]
 
 
