@@ -110,3 +110,15 @@ TEST_CASE("layers: ResConvBlock dropout draws a seeded mask in training only") {
   block.set_rng(nullptr);
   CHECK_NOTHROW(block.forward(x, c));  // eval: no dropout, no RNG needed
 }
+
+TEST_CASE("layers: gradients exist exactly while enabled (inference holds weights once)") {
+  SNConv2d conv(3, 4, 3, 1, true, 1e-6f);
+  CHECK(conv.weight.grad.defined());
+  conv.set_grad_enabled(false);
+  CHECK_FALSE(conv.weight.grad.defined());
+  CHECK_FALSE(conv.bias->grad.defined());
+  conv.zero_grad();  // harmless without gradients
+  conv.set_grad_enabled(true);
+  REQUIRE(conv.weight.grad.defined());
+  CHECK(conv.weight.grad.to_vector() == std::vector<float>(4 * 3 * 9, 0.0f));
+}

@@ -6,7 +6,8 @@ namespace bigcolor {
 
 Parameter& Module::add_parameter(const std::string& name, const Shape& shape, bool trainable) {
   parameters_.push_back({name, Parameter{Tensor::zeros(shape, DType::F32, device_),
-                                         Tensor::zeros(shape, DType::F32, device_), trainable}});
+                                         grad_enabled_ ? Tensor::zeros(shape, DType::F32, device_) : Tensor{},
+                                         trainable}});
   return parameters_.back().parameter;
 }
 
@@ -45,11 +46,19 @@ void Module::set_training(bool training) {
 
 void Module::set_grad_enabled(bool enabled) {
   grad_enabled_ = enabled;
+  for (OwnParameter& p : parameters_) {
+    Parameter& q = p.parameter;
+    if (!enabled)
+      q.grad = Tensor{};
+    else if (!q.grad.defined())
+      q.grad = Tensor::zeros(q.value.shape(), DType::F32, q.value.device());
+  }
   for (auto& child : children_) child.second->set_grad_enabled(enabled);
 }
 
 void Module::zero_grad() {
-  for (OwnParameter& p : parameters_) p.parameter.grad.zero();
+  for (OwnParameter& p : parameters_)
+    if (p.parameter.grad.defined()) p.parameter.grad.zero();
   for (auto& child : children_) child.second->zero_grad();
 }
 
@@ -58,7 +67,7 @@ void Module::to(Device device) {
   for (OwnParameter& p : parameters_) {
     if (p.parameter.value.device() == device) continue;
     p.parameter.value = p.parameter.value.to(device);
-    p.parameter.grad = p.parameter.grad.to(device);
+    if (p.parameter.grad.defined()) p.parameter.grad = p.parameter.grad.to(device);
   }
   for (OwnBuffer& b : buffers_)
     if (b.tensor.device() != device) b.tensor = b.tensor.to(device);

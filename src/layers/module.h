@@ -20,8 +20,9 @@
 
 namespace bigcolor {
 
-// A trainable (or frozen) tensor and its gradient (same shape and device; allocated with the value, zeroed by
-// zero_grad(), accumulated by backward passes).
+// A trainable (or frozen) tensor and its gradient (same shape and device, zeroed by zero_grad(), accumulated by
+// backward passes). The gradient exists exactly while the module's gradients are enabled: inference
+// (set_grad_enabled(false)) frees it, so a model for colorizing holds its weights once, not twice.
 struct Parameter {
   Tensor value;
   Tensor grad;
@@ -51,7 +52,9 @@ class Module {
 
   void set_training(bool training);  // recursive; training updates running statistics, u0/sv0, uses dropout
   bool training() const { return training_; }
-  void set_grad_enabled(bool enabled);  // recursive; false: forward keeps nothing for a backward
+  // Recursive. false: forward keeps nothing for a backward, and parameter gradients are freed; true: they are
+  // allocated again (zeroed) where missing.
+  void set_grad_enabled(bool enabled);
   bool grad_enabled() const { return grad_enabled_; }
   void zero_grad();                  // recursive
   void to(Device device);            // moves parameters, gradients and buffers (recursive)
