@@ -131,3 +131,19 @@ TEST_CASE("ops: copy_columns concatenates and splits along features") {
   CHECK_THROWS_WITH_AS(ops::copy_columns(part, 1, cat, 0, 2), doctest::Contains("out of range"), Error);
   CHECK_THROWS_WITH_AS(ops::copy_columns(Tensor::zeros({3, 2}), 0, cat, 0, 2), doctest::Contains("rows"), Error);
 }
+
+#include "io/imagenet_classes.h"
+
+TEST_CASE("classes: the bundled ImageNet table and --class lookup") {
+  const auto& classes = imagenet_classes();
+  REQUIRE(classes.size() == 1000);
+  CHECK(classes[207].wnid == "n02099601");
+  CHECK(classes[207].names.front() == "golden retriever");
+  CHECK(resolve_imagenet_class("207") == 207);
+  CHECK(resolve_imagenet_class("n02099601") == 207);
+  CHECK(resolve_imagenet_class("Golden Retriever") == 207);
+  CHECK(resolve_imagenet_class("goldfish") == 1);
+  CHECK_THROWS_WITH_AS(resolve_imagenet_class("crane"), doctest::Contains("is the name of 2 classes"), Error);
+  CHECK_THROWS_WITH_AS(resolve_imagenet_class("1000"), doctest::Contains("outside 0..999"), Error);
+  CHECK_THROWS_WITH_AS(resolve_imagenet_class("no such thing"), doctest::Contains("is no ImageNet class"), Error);
+}
