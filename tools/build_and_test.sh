@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
-PACKAGES="cmake g++ make libopenblas-openmp-dev doctest-dev libbenchmark-dev nlohmann-json3-dev"
+PACKAGES="cmake g++ make libopenblas-openmp-dev doctest-dev libbenchmark-dev nlohmann-json3-dev libstb-dev"
 
 missing=""
 for p in $PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done

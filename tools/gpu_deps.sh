@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rm -rf .deps && mkdir -p .deps/include .deps/lib
 arch=/usr/lib/x86_64-linux-gnu
-cp -r /usr/include/doctest /usr/include/nlohmann /usr/include/benchmark .deps/include/
+cp -r /usr/include/doctest /usr/include/nlohmann /usr/include/benchmark /usr/include/stb .deps/include/
 cp /usr/include/x86_64-linux-gnu/openblas-openmp/cblas.h /usr/include/x86_64-linux-gnu/openblas-openmp/openblas_config.h \
   .deps/include/
 cp -L "$arch/libbenchmark.so.1debian" .deps/lib/ && ln -s libbenchmark.so.1debian .deps/lib/libbenchmark.so

@@ -1,0 +1,72 @@
+// Images on disk <-> float pixels, as the official colorize_real.py sees them.
+//
+// Reading (load_image): PNG, JPEG and BMP, decoded by stb_image (Debian's libstb-dev; the decoder is compiled into
+// image.cpp). Samples become floats in [0,1] exactly as torchvision's ToTensor makes them: an 8-bit sample v is
+// v / 255.0f (float32 division). Beyond what the official code accepts (PIL `Image.open` + ToTensor, which only
+// works for 8-bit gray and RGB), every layout is given the meaning PIL's `convert` would give it:
+//   - gray, 1/2/4/8-bit               -> 1 channel (1-bit: 0 or 1, as ToTensor of PIL mode "1")
+//   - gray + alpha                    -> 1 channel, alpha ignored (PIL LA -> L keeps L, no compositing)
+//   - RGB, palette                    -> 3 channels (palette expanded)
+//   - RGBA, palette with transparency -> 3 channels, alpha ignored (PIL RGBA -> RGB drops alpha; not composited
+//                                        on black or white)
+//   - 16-bit PNG (gray or RGB)        -> full precision, v / 65535.0f. (Official: PIL reads 16-bit gray as mode
+//                                        I;16, which ToTensor turns into an unscaled int16 tensor the model
+//                                        rejects, and 16-bit RGB as 8-bit; neither is usable there.)
+//   - JPEG (gray, YCbCr, Adobe CMYK/YCCK -> RGB): stb_image's decoder, not libjpeg's: samples may differ from
+//     PIL's by a few levels (IDCT, upsampling and colour conversion rounding).
+// EXIF orientation is not applied (neither PIL.Image.open nor the official code applies it), nor ICC profiles or
+// PNG gamma. Every failure is a bigcolor::Error whose message starts with the file's path and says the problem:
+// the file is missing or unreadable, empty, not a PNG/JPEG/BMP image, truncated, corrupt (bad PNG CRC, or a
+// decoder error), or larger than the limits below (checked from the header, before any pixel is decoded).
+//
+// Writing (save_image): .png (lossless, 8-bit) or .jpg/.jpeg (baseline JPEG from stb_image_write, 4:2:0 chroma
+// subsampling for quality <= 90, none above; always YCbCr, so a 1-channel image is stored as three equal channels
+// and loads back as RGB), chosen by the extension (case-insensitive). The bytes differ from PIL's (libjpeg) JPEGs. Floats become 8-bit as
+// torchvision's ToPILImage does: trunc(x * 255.0f) (the official code saves `ToPILImage()(x)` with PIL's
+// default JPEG quality, 75: kOfficialJpegQuality). The file is written beside the target under a temporary name
+// and renamed over it, so a failed save never leaves a partial file and never touches an existing one.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "tensor/tensor.h"
+
+namespace bigcolor {
+
+// Largest image load_image accepts: each side at most kMaxImageSide pixels, and at most kMaxImagePixels in all
+// (100 megapixels: 1.2 GB of float RGB).
+inline constexpr int kMaxImageSide = 16384;
+inline constexpr std::int64_t kMaxImagePixels = 100'000'000;
+// PIL's JPEG quality when `Image.save` is given none, which is what the official code saves with.
+inline constexpr int kOfficialJpegQuality = 75;
+
+struct Image {
+  int width = 0;
+  int height = 0;
+  int channels = 0;           // 1 (gray) or 3 (RGB)
+  std::vector<float> pixels;  // height x width x channels, row-major, values in [0,1]
+
+  float at(int y, int x, int c) const {
+    return pixels[(static_cast<std::size_t>(y) * width + x) * channels + c];
+  }
+};
+
+Image load_image(const std::string& path);
+
+// jpeg_quality (1..100) is used for .jpg/.jpeg only. The image must have 1 or 3 channels and
+// width * height * channels pixels; values outside [0,1] are clamped first (NaN -> 0).
+void save_image(const std::string& path, const Image& image, int jpeg_quality = kOfficialJpegQuality);
+
+// float -> 8-bit sample as ToPILImage: trunc(clamp(x, 0, 1) * 255.0f); NaN gives 0.
+std::uint8_t float_to_u8(float x);
+
+// ToTensor: (1, C, H, W) F32 CPU, the image's channels as they are.
+Tensor to_tensor(const Image& image);
+
+// The model's input: ToTensor then, for 3 channels, torchvision's Grayscale on the tensor
+// (0.2989 R + 0.587 G + 0.114 B, float32, in that order). (1, 1, H, W) F32 CPU.
+Tensor to_gray(const Image& image);
+
+}  // namespace bigcolor
