@@ -43,7 +43,9 @@ float lab_f_inverse(float f) {
 }  // namespace
 
 Tensor rgb_to_lab(const Tensor& rgb) {
-  const auto [images, hw] = check_three_channels(rgb, "rgb_to_lab");
+  // Plain variables, not a structured binding: OpenMP regions cannot capture bindings in clang 14.
+  const auto extent = check_three_channels(rgb, "rgb_to_lab");
+  const std::int64_t images = extent.first, hw = extent.second;
   Tensor out = Tensor::empty(rgb.shape());
   const float* in = rgb.data<float>();
   float* o = out.data<float>();
@@ -66,7 +68,9 @@ Tensor rgb_to_lab(const Tensor& rgb) {
 }
 
 Tensor lab_to_rgb(const Tensor& lab, bool clip) {
-  const auto [images, hw] = check_three_channels(lab, "lab_to_rgb");
+  // Plain variables, not a structured binding: OpenMP regions cannot capture bindings in clang 14.
+  const auto extent = check_three_channels(lab, "lab_to_rgb");
+  const std::int64_t images = extent.first, hw = extent.second;
   Tensor out = Tensor::empty(lab.shape());
   const float* in = lab.data<float>();
   float* o = out.data<float>();
