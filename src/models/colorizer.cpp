@@ -27,6 +27,17 @@ Tensor Colorizer::forward_with_c(const Tensor& x_gray, const Tensor& c_embed, co
   return G.forward_from(z, c_embed, config_.id_mid_layer, features);
 }
 
+void Colorizer::place_for_inference(Device device) {
+  set_training(false);
+  set_grad_enabled(false);
+  E.to(device);
+  G.shared.to(device);
+  for (std::size_t i = static_cast<std::size_t>(config_.id_mid_layer); i < G.blocks.size(); ++i) G.blocks[i]->to(device);
+  if (G.attention) G.attention->to(device);
+  G.output_bn.to(device);
+  G.output_conv.to(device);
+}
+
 Colorizer::Gradients Colorizer::backward(const Tensor& d_out) {
   const Generator::Gradients g = G.backward(d_out);
   const Encoder::Gradients e = E.backward(g.d_h);

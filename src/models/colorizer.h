@@ -23,6 +23,11 @@ class Colorizer : public Module {
 
   const ColorizerConfig& config() const { return config_; }
 
+  // Inference on `device`: gradients disabled and freed, and only what forward() uses moved there — the encoder,
+  // G.shared and G from block id_mid_layer on. G.linear and blocks 0..id_mid_layer-1 (about 62M of the full model's
+  // parameters) stay on the CPU: they are loaded and saved, never computed with.
+  void place_for_inference(Device device);
+
   Encoder E;
   Generator G;
 

@@ -1,6 +1,7 @@
 // Tensor and Storage: allocation, explicit copies between devices, reshape views.
 #include "tensor/tensor.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
@@ -12,6 +13,16 @@ namespace bigcolor {
 
 namespace {
 constexpr std::size_t kCpuAlignment = 64;  // a cache line; also enough for AVX-512 loads
+
+std::atomic<std::size_t> g_host_in_use{0};
+std::atomic<std::size_t> g_host_peak{0};
+
+void count_host_allocation(std::size_t bytes) {
+  const std::size_t now = g_host_in_use.fetch_add(bytes) + bytes;
+  std::size_t peak = g_host_peak.load();
+  while (now > peak && !g_host_peak.compare_exchange_weak(peak, now)) {
+  }
+}
 
 cuda::CopyKind copy_kind(Device dst, Device src) {
   if (dst == Device::CUDA && src == Device::CUDA) return cuda::CopyKind::DeviceToDevice;
@@ -65,6 +76,7 @@ Storage::Storage(std::size_t bytes, Device device) : bytes_(bytes), device_(devi
     std::size_t rounded = (bytes + kCpuAlignment - 1) / kCpuAlignment * kCpuAlignment;
     ptr_ = std::aligned_alloc(kCpuAlignment, rounded);
     BIGCOLOR_CHECK(ptr_ != nullptr, "out of host memory allocating ", bytes, " bytes");
+    count_host_allocation(bytes);
   }
 }
 
@@ -74,6 +86,7 @@ Storage::~Storage() {
     cuda::deallocate(ptr_, bytes_);
   } else {
     std::free(ptr_);
+    g_host_in_use.fetch_sub(bytes_);
   }
 }
 
@@ -194,6 +207,10 @@ std::string Tensor::describe() const {
   if (!defined()) return "(undefined)";
   return shape_string(shape_) + " " + dtype_name(dtype_) + " " + device_name(device_);
 }
+
+HostMemoryStats host_memory_stats() { return {g_host_in_use.load(), g_host_peak.load()}; }
+
+void reset_host_peak_memory() { g_host_peak.store(g_host_in_use.load()); }
 
 bool cuda_available() {
   static const bool available = cuda::device_count() > 0;

@@ -91,4 +91,12 @@ class Tensor {
 // True when this build has the CUDA backend and at least one GPU is visible.
 bool cuda_available();
 
+// Bytes of CPU tensor storage alive now and at most since the last reset (kernels' own scratch buffers excluded).
+struct HostMemoryStats {
+  std::size_t in_use = 0;
+  std::size_t peak_in_use = 0;
+};
+HostMemoryStats host_memory_stats();
+void reset_host_peak_memory();
+
 }  // namespace bigcolor

@@ -1,0 +1,90 @@
+// End-to-end colorization at BigColor's full width (random weights; the cost does not depend on their values):
+// the network forward for one photo, batch 1, at model inputs 256×256 and 768×1024 (a 1024×768 photo: both sides
+// are multiples of 16, so --resize original runs it as is; powerof would shrink it to 256×352).
+// Reports wall time per photo, peak tensor memory on the device that ran it (CPU: tensor storage; CUDA: the
+// caching allocator's peak in use), and the process's peak resident size.
+//   ./bigcolor_bench --benchmark_filter=colorize
+#include <benchmark/benchmark.h>
+#include <sys/resource.h>
+
+#include <chrono>
+#include <memory>
+
+#include "models/colorizer.h"
+#include "tensor/cuda_memory.h"
+#include "tensor/rng.h"
+
+using namespace bigcolor;
+
+namespace {
+
+// One full-width colorizer per device, built on first use (about a second, 1.5 GB of host memory while built).
+Colorizer& model_on(Device device) {
+  static std::unique_ptr<Colorizer> models[2];
+  std::unique_ptr<Colorizer>& m = models[device == Device::CUDA ? 1 : 0];
+  if (!m) {
+    m = std::make_unique<Colorizer>(ColorizerConfig{});
+    m->set_grad_enabled(false);
+    Rng rng(1);
+    for (const auto& s : m->state()) {
+      if (s.name.find("stored_var") != std::string::npos)
+        s.tensor.fill(1.0f);
+      else if (s.name.find("stored_mean") == std::string::npos)
+        rng.fill_normal(s.tensor, 0.0f, 0.02f);
+    }
+    m->place_for_inference(device);
+  }
+  return *m;
+}
+
+double max_rss_mb() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;  // Linux reports KiB
+}
+
+void bm_colorize(benchmark::State& state, Device device, std::int64_t height, std::int64_t width) {
+  Colorizer& eg = model_on(device);
+  Rng rng(2);
+  Tensor x = Tensor::empty({1, 1, height, width}, DType::F32, device);
+  rng.fill_uniform(x, 0.0f, 1.0f);
+  Tensor z = Tensor::empty({1, 119}, DType::F32, device);
+  rng.fill_normal(z, 0.0f, 0.8f);
+  const Tensor classes = Tensor::from_indices({207}, {1}, device);
+  eg.forward(x, classes, z);  // warm-up: cuDNN plans, thread pools, the allocator's cache
+  if (device == Device::CUDA) {
+    cuda::synchronize();
+    cuda::reset_peak_memory();
+  }
+  reset_host_peak_memory();
+  for (auto _ : state) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const Tensor out = eg.forward(x, classes, z);
+    if (device == Device::CUDA) cuda::synchronize();
+    state.SetIterationTime(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  if (device == Device::CUDA) {
+    state.counters["peak_device_MB"] = static_cast<double>(cuda::memory_stats().peak_in_use) / (1 << 20);
+    state.counters["reserved_device_MB"] = static_cast<double>(cuda::memory_stats().reserved) / (1 << 20);
+  }
+  state.counters["peak_host_tensors_MB"] = static_cast<double>(host_memory_stats().peak_in_use) / (1 << 20);
+  state.counters["max_rss_MB"] = max_rss_mb();
+}
+
+struct Register {
+  Register() {
+    std::vector<Device> devices = {Device::CPU};
+    if (cuda_available()) devices.push_back(Device::CUDA);
+    for (Device d : devices) {
+      const std::string dev = device_name(d);
+      benchmark::RegisterBenchmark(("colorize/" + dev + "/256x256").c_str(), bm_colorize, d, std::int64_t{256},
+                                   std::int64_t{256})
+          ->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(d == Device::CPU ? 3 : 20);
+      benchmark::RegisterBenchmark(("colorize/" + dev + "/768x1024").c_str(), bm_colorize, d, std::int64_t{768},
+                                   std::int64_t{1024})
+          ->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(d == Device::CPU ? 1 : 10);
+    }
+  }
+} register_colorize;
+
+}  // namespace
