@@ -9,9 +9,10 @@ cd "$(dirname "$0")/.."
 BUILD=${FUZZ_BUILD_DIR:-build-fuzz}
 SECONDS_EACH=${FUZZ_SECONDS:-20}
 FINDINGS=${FUZZ_DIR:-$BUILD/findings}
+mkdir -p "$BUILD"
 CC=clang CXX=clang++ cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBIGCOLOR_CUDA=OFF \
-  -DBIGCOLOR_BUILD_TESTS=OFF -DBIGCOLOR_BUILD_BENCH=OFF -DBIGCOLOR_BUILD_FUZZ=ON > "$BUILD.configure.log" 2>&1 ||
-  { cat "$BUILD.configure.log"; exit 1; }
+  -DBIGCOLOR_BUILD_TESTS=OFF -DBIGCOLOR_BUILD_BENCH=OFF -DBIGCOLOR_BUILD_FUZZ=ON > "$BUILD/configure.log" 2>&1 ||
+  { cat "$BUILD/configure.log"; exit 1; }
 cmake --build "$BUILD" -j "$(nproc)" --target fuzz_torch_file fuzz_image
 mkdir -p "$FINDINGS"
 run() {  # name, seed folder(s)...
