@@ -1,4 +1,4 @@
-// libFuzzer target: the image loader (PNG, JPEG, BMP through stb, with our header checks and size limits).
+// libFuzzer target: the image loader (libpng, libjpeg-turbo, stb for BMP; our header checks and size limits).
 #include <cstddef>
 #include <cstdint>
 

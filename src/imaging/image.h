@@ -1,6 +1,6 @@
 // Images on disk <-> float pixels, as the official colorize_real.py sees them.
 //
-// Reading (load_image): PNG, JPEG and BMP, decoded by stb_image (Debian's libstb-dev; the decoder is compiled into
+// Reading (load_image): PNG (libpng), JPEG (libjpeg-turbo) and BMP (stb_image, Debian's libstb-dev, compiled into
 // image.cpp). Samples become floats in [0,1] exactly as torchvision's ToTensor makes them: an 8-bit sample v is
 // v / 255.0f (float32 division). Beyond what the official code accepts (PIL `Image.open` + ToTensor, which only
 // works for 8-bit gray and RGB), every layout is given the meaning PIL's `convert` would give it:
@@ -12,19 +12,22 @@
 //   - 16-bit PNG (gray or RGB)        -> full precision, v / 65535.0f. (Official: PIL reads 16-bit gray as mode
 //                                        I;16, which ToTensor turns into an unscaled int16 tensor the model
 //                                        rejects, and 16-bit RGB as 8-bit; neither is usable there.)
-//   - JPEG (gray, YCbCr, Adobe CMYK/YCCK -> RGB): stb_image's decoder, not libjpeg's: samples may differ from
-//     PIL's by a few levels (IDCT, upsampling and colour conversion rounding).
+//   - JPEG: gray -> 1 channel; YCbCr, RGB -> 3 channels; CMYK/YCCK -> RGB as PIL's convert computes it (with PIL's
+//     assumption of Adobe's inverted CMYK). libjpeg-turbo with PIL's settings (libjpeg's defaults: accurate integer
+//     IDCT, fancy upsampling), so the samples are PIL's. At most 500 scans (progressive JPEGs).
 // EXIF orientation is not applied (neither PIL.Image.open nor the official code applies it), nor ICC profiles or
 // PNG gamma. Every failure is a bigcolor::Error whose message starts with the file's path and says the problem:
-// the file is missing or unreadable, empty, not a PNG/JPEG/BMP image, truncated, corrupt (bad PNG CRC, or a
-// decoder error), or larger than the limits below (checked from the header, before any pixel is decoded).
+// the file is missing or unreadable, empty, not a PNG/JPEG/BMP image, truncated, corrupt (bad PNG CRC, a decoder
+// error, or JPEG data that libjpeg would complete or skip with a warning: a data segment that ends early, a bad
+// Huffman code, ...), or larger than the limits below (checked from the header, before any pixel is decoded).
 //
-// Writing (save_image): .png (lossless, 8-bit) or .jpg/.jpeg (baseline JPEG from stb_image_write, 4:2:0 chroma
-// subsampling for quality <= 90, none above; always YCbCr, so a 1-channel image is stored as three equal channels
-// and loads back as RGB), chosen by the extension (case-insensitive). The bytes differ from PIL's (libjpeg) JPEGs. Floats become 8-bit as
-// torchvision's ToPILImage does: trunc(x * 255.0f) (the official code saves `ToPILImage()(x)` with PIL's
-// default JPEG quality, 75: kOfficialJpegQuality). The file is written beside the target under a temporary name
-// and renamed over it, so a failed save never leaves a partial file and never touches an existing one.
+// Writing (save_image): .png (lossless, 8-bit, libpng) or .jpg/.jpeg (libjpeg, as PIL writes JPEGs by default:
+// baseline, JFIF, the quality given, 4:2:0 chroma subsampling at every quality; a 1-channel image as a 1-component
+// gray JPEG, which loads back gray; sides at most 65500), chosen by the extension (case-insensitive). Floats
+// become 8-bit as torchvision's ToPILImage does: trunc(x * 255.0f) (the official code saves `ToPILImage()(x)`
+// with PIL's default JPEG quality, 75: kOfficialJpegQuality). The file is written beside the target under a
+// temporary name and renamed over it, so a failed save never leaves a partial file and never touches an existing
+// one.
 #pragma once
 
 #include <cstdint>
