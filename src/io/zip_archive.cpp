@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "io/pickle.h"  // printable(): file-provided names made safe for one-line messages
 #include "tensor/error.h"
 
 namespace bigcolor {
@@ -38,23 +39,6 @@ std::uint64_t le64(const unsigned char* p) {
 
 // Whether [offset, offset + n) lies within [0, limit), without overflow.
 bool within(std::uint64_t offset, std::uint64_t n, std::uint64_t limit) { return offset <= limit && n <= limit - offset; }
-
-// File-provided text for a one-line message: bytes outside printable ASCII escaped as \xNN, long text cut short.
-std::string printable(const std::string& text) {
-  std::string out;
-  for (std::size_t i = 0; i < text.size() && i < 200; ++i) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c >= 0x20 && c < 0x7F && c != '\\') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      char hex[8];
-      std::snprintf(hex, sizeof hex, "\\x%02x", c);
-      out += hex;
-    }
-  }
-  if (text.size() > 200) out += "...";
-  return out;
-}
 
 const char* method_name(std::uint16_t method) {
   switch (method) {
