@@ -434,7 +434,7 @@ int run_colorize(const ColorizeOptions& o) {
     run.embeddings = class_embeddings(*run.model, run.conditionings, o.c_scale, o.c_bias);
     const std::int64_t dim_z = run.model->config().biggan.effective_dim_z();
     run.z = o.z_file.empty() ? draw_z(o.seed, o.z_std, o.num_z, dim_z) : load_z_file(o.z_file, dim_z);
-    if (run.device == Device::CUDA) run.model->to(Device::CUDA);
+    run.model->place_for_inference(run.device);  // eval, no gradients; unused generator blocks stay on the CPU
     run.note("device: " + std::string(device_name(run.device)) +
              (run.device == Device::CPU ? threads_text(omp_get_max_threads()) : std::string()) +
              "; batch " + std::to_string(o.batch) + "; " + std::to_string(run.conditionings.size()) +
