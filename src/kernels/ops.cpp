@@ -363,4 +363,26 @@ void copy_columns(const Tensor& dst, std::int64_t dst_offset, const Tensor& src,
   BIGCOLOR_DISPATCH(d, copy_columns(dst, dst_offset, src, src_offset, width));
 }
 
+// ---- optimizer updates ----------------------------------------------------------------------------------------
+
+void adam_update(const Tensor& param, const Tensor& exp_avg, const Tensor& exp_avg_sq, const Tensor& grad,
+                 float beta1, float beta2, float eps, float step_size, float bias_correction2_sqrt) {
+  const char* op = "adam_update";
+  Device d = check_common(op, {{"param", param}, {"exp_avg", exp_avg}, {"exp_avg_sq", exp_avg_sq}, {"grad", grad}},
+                          {"param", "exp_avg", "exp_avg_sq", "grad"});
+  check_same_shape(op, {{"param", param}, {"exp_avg", exp_avg}, {"exp_avg_sq", exp_avg_sq}, {"grad", grad}});
+  BIGCOLOR_CHECK(beta1 >= 0.0f && beta1 < 1.0f && beta2 >= 0.0f && beta2 < 1.0f, op, ": betas (", beta1, ", ", beta2,
+                 ") must lie in [0, 1)");
+  BIGCOLOR_CHECK(bias_correction2_sqrt > 0.0f, op, ": bias_correction2_sqrt must be positive");
+  BIGCOLOR_DISPATCH(d, adam_update(param, exp_avg, exp_avg_sq, grad, beta1, beta2, eps, step_size,
+                                   bias_correction2_sqrt));
+}
+
+void ema_update(const Tensor& shadow, const Tensor& param, float one_minus_decay) {
+  const char* op = "ema_update";
+  Device d = check_common(op, {{"shadow", shadow}, {"param", param}}, {"shadow", "param"});
+  check_same_shape(op, {{"shadow", shadow}, {"param", param}});
+  BIGCOLOR_DISPATCH(d, ema_update(shadow, param, one_minus_decay));
+}
+
 }  // namespace bigcolor::ops

@@ -47,7 +47,8 @@ Tensor SpectralNorm::forward(bool training, bool keep_for_backward) {
 void SpectralNorm::backward(const Tensor& d_weight_sn) {
   BIGCOLOR_CHECK(sigma_.defined(), "spectral norm: backward without a saved forward");
   const std::int64_t rows = weight_.value.dim(0), cols = weight_.value.numel() / rows;
-  ops::spectral_norm_backward(weight_.grad.reshape({rows, cols}), d_weight_sn.reshape({rows, cols}),
+  if (weight_.grad.defined())  // frozen: nothing to accumulate
+    ops::spectral_norm_backward(weight_.grad.reshape({rows, cols}), d_weight_sn.reshape({rows, cols}),
                               weight_.value.reshape({rows, cols}), u_new_, v_, sigma_);
   sigma_ = u_new_ = v_ = Tensor{};
 }

@@ -6,7 +6,8 @@ namespace bigcolor {
 
 Parameter& Module::add_parameter(const std::string& name, const Shape& shape, bool trainable) {
   parameters_.push_back({name, Parameter{Tensor::zeros(shape, DType::F32, device_),
-                                         grad_enabled_ ? Tensor::zeros(shape, DType::F32, device_) : Tensor{},
+                                         grad_enabled_ && trainable ? Tensor::zeros(shape, DType::F32, device_)
+                                                                    : Tensor{},
                                          trainable}});
   return parameters_.back().parameter;
 }
@@ -48,12 +49,20 @@ void Module::set_grad_enabled(bool enabled) {
   grad_enabled_ = enabled;
   for (OwnParameter& p : parameters_) {
     Parameter& q = p.parameter;
-    if (!enabled)
+    if (!enabled || !q.trainable)
       q.grad = Tensor{};
     else if (!q.grad.defined())
       q.grad = Tensor::zeros(q.value.shape(), DType::F32, q.value.device());
   }
   for (auto& child : children_) child.second->set_grad_enabled(enabled);
+}
+
+void Module::freeze() {
+  for (OwnParameter& p : parameters_) {
+    p.parameter.trainable = false;
+    p.parameter.grad = Tensor{};
+  }
+  for (auto& child : children_) child.second->freeze();
 }
 
 void Module::zero_grad() {

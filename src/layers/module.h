@@ -21,8 +21,10 @@
 namespace bigcolor {
 
 // A trainable (or frozen) tensor and its gradient (same shape and device, zeroed by zero_grad(), accumulated by
-// backward passes). The gradient exists exactly while the module's gradients are enabled: inference
-// (set_grad_enabled(false)) frees it, so a model for colorizing holds its weights once, not twice.
+// backward passes). The gradient exists exactly while the module's gradients are enabled and the parameter is
+// trainable: inference (set_grad_enabled(false)) frees it, so a model for colorizing holds its weights once, not
+// twice; a frozen parameter (GBlock's in1/in2, the VGG of the perceptual loss) never has one, and the backward
+// passes skip its gradient while still computing the input's.
 struct Parameter {
   Tensor value;
   Tensor grad;
@@ -57,6 +59,9 @@ class Module {
   void set_grad_enabled(bool enabled);
   bool grad_enabled() const { return grad_enabled_; }
   void zero_grad();                  // recursive
+  // Recursive: every parameter becomes non-trainable and loses its gradient. Forward still keeps what backward
+  // needs (while gradients are enabled), so gradients flow through the module to its input (a loss network).
+  void freeze();
   void to(Device device);            // moves parameters, gradients and buffers (recursive)
   Device device() const { return device_; }
 

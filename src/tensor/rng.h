@@ -37,6 +37,7 @@ class Rng {
     float spare_normal = 0.0f;
   };
   State state() const { return state_; }
+  std::uint64_t seed() const { return key_[0] | (static_cast<std::uint64_t>(key_[1]) << 32); }
   void set_state(const State& s);
 
   static std::array<std::uint32_t, 4> philox4x32_10(std::uint64_t counter, std::array<std::uint32_t, 2> key);

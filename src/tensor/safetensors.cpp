@@ -4,6 +4,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <vector>
@@ -164,6 +167,12 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
     }
     out.flush();
     BIGCOLOR_CHECK(out.good(), temp_path, ": write failed (disk full?)");
+  }
+  // On disk before the rename publishes it: after a crash or power loss the name holds the old file or the
+  // complete new one, never a renamed file whose blocks were not written yet.
+  if (const int fd = ::open(temp_path.c_str(), O_RDONLY); fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
   }
   if (std::rename(temp_path.c_str(), path.c_str()) != 0) {
     std::remove(temp_path.c_str());
