@@ -485,6 +485,24 @@ TEST_CASE("cuda copy_columns matches the CPU") {
   CHECK(dst_gpu.to_vector() == dst_cpu.to_vector());  // a copy: bit-exact
 }
 
+TEST_CASE("cuda adam_update and ema_update match the CPU") {
+  Rng rng(78);
+  for (const float beta1 : {0.0f, 0.9f}) {
+    const Pair param = random_normal({1001}, rng), m = random_normal({1001}, rng);
+    const Pair v = random_uniform({1001}, rng, 0.0f, 2.0f), g = random_normal({1001}, rng);
+    ops::adam_update(param.cpu, m.cpu, v.cpu, g.cpu, beta1, 0.999f, 1e-8f, 1e-3f, 0.0447f);
+    ops::adam_update(param.gpu, m.gpu, v.gpu, g.gpu, beta1, 0.999f, 1e-8f, 1e-3f, 0.0447f);
+    // The same arithmetic in the same order, without FMA contraction on the GPU: bit-exact.
+    CHECK(param.gpu.to_vector() == param.cpu.to_vector());
+    CHECK(m.gpu.to_vector() == m.cpu.to_vector());
+    CHECK(v.gpu.to_vector() == v.cpu.to_vector());
+  }
+  const Pair shadow = random_normal({777}, rng), param = random_normal({777}, rng);
+  ops::ema_update(shadow.cpu, param.cpu, 0.0123f);
+  ops::ema_update(shadow.gpu, param.gpu, 0.0123f);
+  CHECK(shadow.gpu.to_vector() == shadow.cpu.to_vector());
+}
+
 TEST_CASE("cuda caching allocator reuses freed blocks and keeps its statistics") {
   namespace cuda = bigcolor::cuda;
   for (const std::size_t bytes : {std::size_t{1000}, std::size_t{3} << 20}) {  // a small and a large size class

@@ -476,6 +476,16 @@ ColorizerConfig colorizer_config_from_json(const std::string& text, const std::s
   return out;
 }
 
+NamedTensors load_state_dict_file(const std::string& path) {
+  const bool is_safetensors = path.size() >= 12 && path.compare(path.size() - 12, 12, ".safetensors") == 0;
+  if (is_safetensors) {
+    const SafetensorsFile file = load_safetensors(path);
+    return NamedTensors(file.tensors.begin(), file.tensors.end());
+  }
+  const TorchFile file = load_torch_state(path);
+  return state_dict_tensors(file.root(), path);
+}
+
 void save_colorizer(const std::string& path, Colorizer& colorizer) {
   std::map<std::string, Tensor> tensors;
   for (const Module::NamedTensor& s : colorizer.state()) {

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "io/pickle.h"
+#include "io/torch_file.h"
 #include "layers/module.h"
 #include "models/colorizer.h"
 #include "models/config.h"
@@ -93,6 +94,10 @@ void apply_ema_shadows(Module& m, const std::vector<Tensor>& shadows, const std:
 
 // Loads an official checkpoint (raw weights, or EMA weights: the EMA file must then exist). CPU, eval mode.
 std::unique_ptr<Colorizer> load_official_colorizer(const OfficialCheckpoint& checkpoint, bool use_ema);
+
+// A state dict from a file: a .safetensors file (by its extension), or else a torch.save file of either format whose
+// root is a dict of tensors (torchvision's vgg16 file, BigGAN's G_ema_256.pth and D_256.pth). Names in file order.
+NamedTensors load_state_dict_file(const std::string& path);
 
 // Our format (see above). CUDA tensors are copied to the host for saving.
 void save_colorizer(const std::string& path, Colorizer& colorizer);

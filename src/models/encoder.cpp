@@ -23,7 +23,8 @@ void Encoder::set_rng(Rng* rng) {
 
 Tensor Encoder::forward(const Tensor& x, const Tensor& c) {
   Tensor h = x;
-  for (auto& block : res) h = block->forward(h, c);
+  for (std::size_t i = 0; i < res.size(); ++i) h = res[i]->forward(h, c, i < 4 ? next_masks_[i] : Tensor{});
+  next_masks_ = {};
   return h;
 }
 

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <memory>
+#include <utility>
 
 #include "layers/blocks.h"
 #include "models/config.h"
@@ -21,8 +22,14 @@ class Encoder : public Module {
   };
   Gradients backward(const Tensor& d_out, bool need_d_x = false);
   void set_rng(Rng* rng);  // the dropout masks' source in training
+  // Dropout masks for the next forward only (res1..res4 in order; each the block output's shape, entries 0 or
+  // 1/(1−p)), in place of drawing them: parity tests with masks recorded from PyTorch. Cleared by that forward.
+  void set_next_dropout_masks(std::array<Tensor, 4> masks) { next_masks_ = std::move(masks); }
 
   std::array<std::unique_ptr<ResConvBlock>, 5> res;  // res1..res5
+
+ private:
+  std::array<Tensor, 4> next_masks_;
 };
 
 }  // namespace bigcolor

@@ -1,0 +1,159 @@
+#include "training/trainer.h"
+
+#include <cmath>
+#include <string>
+
+#include "kernels/ops.h"
+#include "layers/functional.h"
+#include "tensor/error.h"
+#include "training/data_loader.h"
+
+namespace bigcolor {
+
+namespace {
+
+// The hinge terms of the official losses on a critic output (B, 1): value = mean(relu(1 + sign·out)) and the
+// gradient of weight·value with respect to out (torch: relu passes where its input is > 0).
+struct Hinge {
+  float value = 0.0f;
+  Tensor grad;  // (B, 1) on out's device
+};
+Hinge hinge(const Tensor& out, float sign, float weight) {
+  const Tensor host = out.to(Device::CPU);
+  const std::int64_t b = host.numel();
+  std::vector<float> grad(static_cast<std::size_t>(b));
+  float sum = 0.0f;
+  for (std::int64_t i = 0; i < b; ++i) {
+    const float pre = 1.0f + sign * host.data<float>()[i];
+    sum += pre > 0.0f ? pre : 0.0f;
+    grad[static_cast<std::size_t>(i)] = pre > 0.0f ? sign * weight / static_cast<float>(b) : 0.0f;
+  }
+  return {sum / static_cast<float>(b), Tensor::from_vector(grad, out.shape(), out.device())};
+}
+
+// −mean(out) and the gradient of weight·(−mean(out)).
+Hinge negative_mean(const Tensor& out, float weight) {
+  const Tensor host = out.to(Device::CPU);
+  const std::int64_t b = host.numel();
+  float sum = 0.0f;
+  for (std::int64_t i = 0; i < b; ++i) sum += host.data<float>()[i];
+  return {-(sum / static_cast<float>(b)), Tensor::full(out.shape(), -weight / static_cast<float>(b), out.device())};
+}
+
+bool starts_with(const std::string& s, const std::string& prefix) { return s.compare(0, prefix.size(), prefix) == 0; }
+
+}  // namespace
+
+bool StepLosses::finite() const {
+  return std::isfinite(loss_d) && std::isfinite(loss_g) && std::isfinite(mse) && std::isfinite(lpips);
+}
+
+std::vector<Module::NamedParameter> Trainer::trained_parameters(Colorizer& eg) {
+  std::vector<std::string> unused = {"G.linear."};
+  for (std::int64_t i = 0; i < eg.config().id_mid_layer; ++i) unused.push_back("G.blocks." + std::to_string(i) + ".");
+  std::vector<Module::NamedParameter> out;
+  for (const Module::NamedParameter& p : eg.parameters()) {
+    if (!p.parameter->trainable) continue;
+    bool skip = false;
+    for (const std::string& prefix : unused) skip = skip || starts_with(p.name, prefix);
+    if (!skip) out.push_back(p);
+  }
+  return out;
+}
+
+Trainer::Trainer(Colorizer& eg, Discriminator& d, VGG16Features& vgg, const TrainOptions& options,
+                 std::uint64_t seed)
+    : eg_(eg),
+      d_(d),
+      perceptual_(vgg),
+      options_(options),
+      rng_(seed),
+      adam_g_(trained_parameters(eg), options.adam_g),
+      adam_d_(d.parameters(), options.adam_d),
+      ema_(trained_parameters(eg), options.ema_decay) {
+  BIGCOLOR_CHECK(eg.device() == d.device() && eg.device() == vgg.device(),
+                 "trainer: the colorizer, the discriminator and the VGG must be on one device");
+  BIGCOLOR_CHECK(eg.grad_enabled() && d.grad_enabled(), "trainer: the models need their gradients enabled");
+  eg_.E.set_rng(&rng_);
+}
+
+double Trainer::lr_factor(double decay, std::int64_t epoch) {
+  return std::pow(decay, static_cast<double>(epoch > 1 ? epoch - 1 : 0));
+}
+
+void Trainer::set_epoch(std::int64_t epoch) {
+  const double factor = lr_factor(options_.lr_decay, epoch);
+  adam_g_.set_lr(options_.adam_g.lr * factor);
+  adam_d_.set_lr(options_.adam_d.lr * factor);
+}
+
+StepLosses Trainer::step(const StepBatch& batch) {
+  const Tensor& x_host = batch.x;
+  BIGCOLOR_CHECK(x_host.defined() && x_host.device() == Device::CPU && x_host.ndim() == 4 && x_host.dim(1) == 3,
+                 "training step: x must be a CPU (B, 3, H, W) tensor");
+  const std::int64_t b = x_host.dim(0), h = x_host.dim(2), w = x_host.dim(3);
+  BIGCOLOR_CHECK(h % 16 == 0 && w % 16 == 0 && h >= 64 && w >= 64, "training step: images of ", h, "x", w,
+                 " px: the sides must be multiples of 16 and at least 64 (the discriminator halves them 6 times)");
+  BIGCOLOR_CHECK(batch.classes.defined() && batch.classes.numel() == b, "training step: need one class per image");
+  const Device dev = eg_.device();
+  const std::int64_t z_dim = eg_.config().biggan.effective_dim_z();
+
+  // Inputs on the device: x, its grayscale version (EG's input) and the enhanced real images for D, in [-1, 1].
+  const Tensor x = x_host.to(dev);
+  const Tensor gray = training::grayscale(x_host).to(dev);
+  const Tensor enhanced = options_.use_enhance ? training::color_enhance(x_host, options_.coef_enhance) : x_host;
+  const Tensor real = fn::add(fn::scale(enhanced.to(dev), 2.0f), Tensor::full(x.shape(), -1.0f, dev));
+  const Tensor classes = batch.classes.to(dev);
+  Tensor z;
+  if (batch.z.defined()) {
+    BIGCOLOR_CHECK(batch.z.shape() == Shape({b, z_dim}), "training step: z must be (", b, ", ", z_dim, ")");
+    z = batch.z.to(dev);
+  } else {
+    z = Tensor::empty({b, z_dim}, DType::F32, dev);
+    rng_.fill_normal(z, 0.0f, options_.z_std);
+  }
+
+  eg_.set_training(true);
+  d_.set_training(true);
+  if (batch.dropout_masks[0].defined()) {
+    std::array<Tensor, 4> masks;
+    for (std::size_t i = 0; i < masks.size(); ++i) masks[i] = batch.dropout_masks[i].to(dev);
+    eg_.E.set_next_dropout_masks(masks);
+  }
+  const Tensor fake = eg_.forward(gray, classes, z);  // (B, 3, H, W) in [-1, 1]
+
+  StepLosses losses;
+  // ---- D step: real then fake, each forward followed by its backward (the same values as one backward of the
+  // sum: each backward uses the u, v, σ its own forward computed).
+  d_.zero_grad();
+  const Hinge real_term = hinge(d_.forward(real, classes), -1.0f, 0.5f);
+  d_.backward(real_term.grad, /*need_d_x=*/false);
+  const Hinge fake_term = hinge(d_.forward(fake, classes), 1.0f, 0.5f);
+  d_.backward(fake_term.grad, /*need_d_x=*/false);
+  losses.loss_d = (real_term.value + fake_term.value) / 2.0f;
+  adam_d_.step();
+
+  // ---- EG step, through the updated D.
+  eg_.zero_grad();
+  const Hinge adv = negative_mean(d_.forward(fake, classes), options_.coef_adv);
+  losses.loss_g = adv.value * options_.coef_adv;
+  Tensor d_fake = d_.backward(adv.grad, /*need_d_x=*/true);
+
+  // fake01 = (fake + 1) / 2; its gradient reaches fake halved.
+  const Tensor fake01 = fn::scale(fn::add(fake, Tensor::full(fake.shape(), 1.0f, dev)), 0.5f);
+  Tensor d_fake01 = Tensor::zeros(fake.shape(), DType::F32, dev);
+  {
+    Tensor value = Tensor::empty({1}, DType::F32, dev);
+    ops::mse_loss_forward(value, x, fake01);
+    losses.mse = options_.coef_mse * fn::item(value);
+    ops::mse_loss_backward(Tensor{}, d_fake01, Tensor::full({1}, options_.coef_mse, dev), x, fake01);
+  }
+  losses.lpips = perceptual_.compute(x, fake01, options_.coef_lpips, &d_fake01);
+  fn::add_into(d_fake, fn::scale(d_fake01, 0.5f));
+  eg_.backward(d_fake);
+  adam_g_.step();
+  ema_.update();
+  return losses;
+}
+
+}  // namespace bigcolor

@@ -1,0 +1,89 @@
+// One BigColor training step, as the official train.py runs it (spec section 7), in FP32:
+//   x (B, 3, H, W) in [0, 1], c (B); x_gray = Grayscale(x); z ~ N(0, z_std²) (B, 119);
+//   fake = EG(x_gray, c, z)                                  (train mode: dropout, batch statistics, u0 updates)
+//   D step:  loss_D = (mean(relu(1 − D(2·enhance(x) − 1, c))) + mean(relu(1 + D(fake, c)))) / 2, Adam on D
+//   EG step: loss = coef_adv·(−mean(D(fake, c))) + coef_mse·mse(x, (fake+1)/2) + coef_lpips·perceptual(x, (fake+1)/2),
+//            Adam on EG (with the D just updated), then the EMA update.
+// D runs three times per step (real, fake, fake again for the EG loss), so each of its spectral norms advances u0
+// three times, as in the official code. The official run uses autocast + GradScaler (mixed precision); this is the
+// FP32 computation those approximate.
+// Parameters that get no gradient in the official step (G.linear and G blocks before id_mid_layer: the colorizer
+// never runs them) are left out of EG's Adam, as torch's Adam skips parameters whose grad is None, and out of the
+// EMA (their shadows would stay equal to their constant values anyway). The frozen GBlock in1/in2 likewise.
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+#include "models/colorizer.h"
+#include "models/discriminator.h"
+#include "tensor/rng.h"
+#include "training/optimizer.h"
+#include "training/perceptual.h"
+
+namespace bigcolor {
+
+struct TrainOptions {
+  AdamOptions adam_g{1e-4, 0.0, 0.999, 1e-8};  // EG: lr 1e-4
+  AdamOptions adam_d{3e-5, 0.0, 0.999, 1e-8};  // D: lr 3e-5
+  float coef_adv = 0.03f;
+  float coef_mse = 1.0f;
+  float coef_lpips = 0.2f;
+  bool use_enhance = true;  // the paper's run: --use_enhance --coef_enhance 1.2
+  float coef_enhance = 1.2f;
+  float z_std = 0.8f;
+  double ema_decay = 0.999;
+  double lr_decay = 0.9;  // per epoch (see Trainer::set_epoch)
+};
+
+struct StepLosses {
+  float loss_d = 0.0f;  // (hinge real + hinge fake) / 2
+  float loss_g = 0.0f;  // coef_adv · (−mean D(fake))
+  float mse = 0.0f;     // coef_mse · mse
+  float lpips = 0.0f;   // coef_lpips · perceptual
+  float total_g() const { return loss_g + mse + lpips; }
+  bool finite() const;
+};
+
+struct StepBatch {
+  Tensor x;        // (B, 3, H, W) F32 CPU in [0, 1]; H, W multiples of 16 and at least 64 (D's seven blocks)
+  Tensor classes;  // (B) I32 CPU
+  Tensor z;        // optional (B, 119): given instead of drawn (parity tests)
+  std::array<Tensor, 4> dropout_masks;  // optional: the encoder's masks instead of drawn ones (parity tests)
+};
+
+class Trainer {
+ public:
+  // The models must be on one device, with gradients enabled; the VGG frozen. Draws (z, dropout) come from an Rng
+  // seeded with `seed` whose state is part of the checkpoint.
+  Trainer(Colorizer& eg, Discriminator& d, VGG16Features& vgg, const TrainOptions& options, std::uint64_t seed);
+
+  StepLosses step(const StepBatch& batch);
+
+  // The official schedule: train.py calls LambdaLR.step(epoch) at the END of each epoch, which sets
+  // lr = base · decay^epoch for the next one, so epoch e (from 0) trains at base · decay^max(e − 1, 0).
+  void set_epoch(std::int64_t epoch);
+  static double lr_factor(double decay, std::int64_t epoch);
+
+  Colorizer& eg() { return eg_; }
+  Discriminator& d() { return d_; }
+  Adam& adam_g() { return adam_g_; }
+  Adam& adam_d() { return adam_d_; }
+  Ema& ema() { return ema_; }
+  Rng& rng() { return rng_; }
+  const TrainOptions& options() const { return options_; }
+
+  // The EG parameters Adam and the EMA update (see above), in parameters() order.
+  static std::vector<Module::NamedParameter> trained_parameters(Colorizer& eg);
+
+ private:
+  Colorizer& eg_;
+  Discriminator& d_;
+  PerceptualLoss perceptual_;
+  TrainOptions options_;
+  Rng rng_;
+  Adam adam_g_, adam_d_;
+  Ema ema_;
+};
+
+}  // namespace bigcolor
