@@ -34,87 +34,18 @@
 #include "tensor/error.h"
 #include "tensor/rng.h"
 #include "tensor/safetensors.h"
+#include "cli_test_util.h"
 #include "test_util.h"
 
 namespace {
 
 using namespace bigcolor;
+using namespace bigcolor::test::cli;
 namespace fs = std::filesystem;
 
 constexpr double kModelTolerance = 1e-4;  // the project's bar for a whole model: never widen it
 
 std::string tiny() { return test::golden_path("official_tiny"); }
-
-// A fresh folder, removed with its content at the end of the scope.
-class Scratch {
- public:
-  Scratch() {
-    static std::atomic<int> counter{0};
-    const auto stamp = std::chrono::steady_clock::now().time_since_epoch().count();
-    root_ = fs::temp_directory_path() / ("bigcolor_cli_test_" + std::to_string(stamp) + "_" +
-                                         std::to_string(std::random_device{}()) + "_" + std::to_string(counter++));
-    fs::create_directories(root_);
-  }
-  ~Scratch() {
-    std::error_code ec;
-    fs::remove_all(root_, ec);
-  }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-  std::string operator/(const std::string& name) const { return (root_ / name).string(); }
-
- private:
-  fs::path root_;
-};
-
-struct Result {
-  int status = -1;
-  std::string out, err;
-  // The lines of stderr that start with `prefix`.
-  std::vector<std::string> err_lines(const std::string& prefix = "") const {
-    std::vector<std::string> lines;
-    std::istringstream s(err);
-    for (std::string line; std::getline(s, line);)
-      if (line.rfind(prefix, 0) == 0) lines.push_back(line);
-    return lines;
-  }
-};
-
-std::string quote(const std::string& s) {
-  std::string q = "'";
-  for (const char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-}
-
-// Runs `bigcolor args...`; stdout and stderr go to files beside nothing else of the test.
-Result run(const std::vector<std::string>& args) {
-  static std::atomic<int> counter{0};
-  const fs::path base = fs::temp_directory_path() / ("bigcolor_cli_run_" + std::to_string(::getpid()) + "_" +
-                                                     std::to_string(counter++));
-  std::string command = quote(BIGCOLOR_CLI_PATH);
-  for (const std::string& a : args) {
-    command += ' ';
-    command += quote(a);
-  }
-  command += " >";
-  command += quote(base.string() + ".out");
-  command += " 2>";
-  command += quote(base.string() + ".err");
-  const int raw = std::system(command.c_str());
-  Result r;
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + (WIFSIGNALED(raw) ? WTERMSIG(raw) : 0);
-  r.out = read_text(base.string() + ".out");
-  r.err = read_text(base.string() + ".err");
-  std::error_code ec;
-  fs::remove(base.string() + ".out", ec);
-  fs::remove(base.string() + ".err", ec);
-  return r;
-}
 
 // `colorize` on the tiny model with the given extra arguments.
 Result colorize(const std::vector<std::string>& inputs, const std::string& out, const std::vector<std::string>& extra) {
@@ -123,32 +54,6 @@ Result colorize(const std::vector<std::string>& inputs, const std::string& out, 
   args.insert(args.end(), {"-o", out, "--ckpt", tiny()});
   args.insert(args.end(), extra.begin(), extra.end());
   return run(args);
-}
-
-std::string describe(const Result& r) { return "status " + std::to_string(r.status) + "\nstderr:\n" + r.err; }
-
-// A textured test picture (8-bit values), gray (1 channel) or RGB.
-Image make_image(int width, int height, int channels, unsigned seed = 1) {
-  Image im;
-  im.width = width;
-  im.height = height;
-  im.channels = channels;
-  im.pixels.resize(static_cast<std::size_t>(width) * height * channels);
-  std::mt19937 gen(seed);
-  for (int y = 0; y < height; ++y)
-    for (int x = 0; x < width; ++x)
-      for (int c = 0; c < channels; ++c) {
-        const double smooth = 0.5 + 0.4 * std::sin(0.21 * x + 0.13 * y + c) * std::cos(0.07 * (x - y));
-        const int v = std::clamp(static_cast<int>(smooth * 255.0) + static_cast<int>(gen() % 31) - 15, 0, 255);
-        im.pixels[(static_cast<std::size_t>(y) * width + x) * channels + c] = static_cast<float>(v) / 255.0f;
-      }
-  return im;
-}
-
-std::string write_image(const std::string& path, int width, int height, int channels = 3, unsigned seed = 1) {
-  fs::create_directories(fs::path(path).parent_path());
-  save_image(path, make_image(width, height, channels, seed));
-  return path;
 }
 
 bool same_bytes(const std::string& a, const std::string& b) {

@@ -106,7 +106,7 @@ TEST_CASE("training parity: five official training steps at reduced width") {
   options.coef_lpips = std::stof(meta("coef_lpips"));
   options.coef_enhance = std::stof(meta("coef_enhance"));
   options.ema_decay = std::stod(meta("ema_decay"));
-  Trainer trainer(*eg, d, *vgg, options, 1);
+  Trainer trainer(*eg, d, vgg.get(), options, 1);
 
   const float keep_scale = static_cast<float>(1.0 / (1.0 - std::stod(meta("dropout_p"))));
   for (int k = 0; k < steps; ++k) {

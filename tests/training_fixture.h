@@ -36,7 +36,7 @@ struct TinyTraining {
     vgg = tiny_vgg(vgg_rng);
     options.adam_g.lr = 1e-3;  // big enough that a few steps move the weights visibly
     options.adam_d.lr = 1e-3;
-    trainer = std::make_unique<Trainer>(*eg, *d, *vgg, options, seed + 1000);
+    trainer = std::make_unique<Trainer>(*eg, *d, vgg.get(), options, seed + 1000);
   }
   std::unique_ptr<Colorizer> eg;
   std::unique_ptr<Discriminator> d;

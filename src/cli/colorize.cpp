@@ -334,19 +334,6 @@ std::string colorize_one(Run& run, const InputImage& input) {
 
 std::string threads_text(int n) { return ", " + std::to_string(n) + (n == 1 ? " thread" : " threads"); }
 
-Device pick_device(const std::string& name) {
-  if (name == "cpu") return Device::CPU;
-  if (name == "cuda") {
-#ifdef BIGCOLOR_WITH_CUDA
-    BIGCOLOR_CHECK(cuda_available(), "--device cuda: no CUDA GPU is visible (use --device cpu or auto)");
-#else
-    throw Error("--device cuda: this build of bigcolor has no CUDA backend (use --device cpu or auto)");
-#endif
-    return Device::CUDA;
-  }
-  if (name == "auto") return cuda_available() ? Device::CUDA : Device::CPU;
-  throw UsageError("--device must be cpu, cuda or auto, not '" + printable(name) + "'");
-}
 
 }  // namespace
 

@@ -13,7 +13,10 @@
 #include <cstdio>
 #include <string>
 
+#include "io/pickle.h"
+#include "tensor/cuda_memory.h"
 #include "tensor/error.h"
+#include "tensor/tensor.h"
 
 namespace bigcolor::cli {
 
@@ -83,6 +86,21 @@ class Stopwatch {
  private:
   std::chrono::steady_clock::time_point start_;
 };
+
+// --device: cpu, cuda (an Error when no GPU is visible or the build has no CUDA backend), or auto.
+inline Device pick_device(const std::string& name) {
+  if (name == "cpu") return Device::CPU;
+  if (name == "cuda") {
+#ifdef BIGCOLOR_WITH_CUDA
+    BIGCOLOR_CHECK(cuda_available(), "--device cuda: no CUDA GPU is visible (use --device cpu or auto)");
+#else
+    throw Error("--device cuda: this build of bigcolor has no CUDA backend (use --device cpu or auto)");
+#endif
+    return Device::CUDA;
+  }
+  if (name == "auto") return cuda_available() ? Device::CUDA : Device::CPU;
+  throw UsageError("--device must be cpu, cuda or auto, not '" + printable(name) + "'");
+}
 
 // ---- the subcommands other than colorize (colorize.h) ----------------------------------------------------------
 

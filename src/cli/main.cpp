@@ -1,4 +1,4 @@
-// The `bigcolor` command: colorize, inspect, convert. Command-line parsing (CLI11) lives here only; the
+// The `bigcolor` command: colorize, inspect, convert, train. Command-line parsing (CLI11) lives here only; the
 // subcommands are plain functions (colorize.h, common.h).
 //
 // Exit statuses: 0 success; 1 an error (one line "bigcolor: <message>" on stderr), or colorize inputs that failed;
@@ -14,6 +14,7 @@
 
 #include "cli/colorize.h"
 #include "cli/common.h"
+#include "cli/train.h"
 #include "imaging/image.h"
 
 namespace {
@@ -215,6 +216,10 @@ int main(int argc, char** argv) {
   convert->add_flag("--overwrite", vo.overwrite, "Replace the output file when it exists (else an error)");
   convert->add_flag("-q,--quiet", vo.quiet, "Do not print the summary line");
 
+  // ---- train -----------------------------------------------------------------------------------------------
+  TrainCliOptions to;
+  CLI::App* train = add_train_command(app, to);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -230,6 +235,7 @@ int main(int argc, char** argv) {
     }
     if (inspect->parsed()) return run_inspect(io);
     if (convert->parsed()) return run_convert(vo);
+    if (train->parsed()) return run_train(to);
     return 2;
   } catch (const UsageError& e) {
     std::cerr << "bigcolor: " << one_line(e.what()) << "\nRun with --help for more information." << std::endl;

@@ -61,18 +61,20 @@ std::vector<Module::NamedParameter> Trainer::trained_parameters(Colorizer& eg) {
   return out;
 }
 
-Trainer::Trainer(Colorizer& eg, Discriminator& d, VGG16Features& vgg, const TrainOptions& options,
+Trainer::Trainer(Colorizer& eg, Discriminator& d, VGG16Features* vgg, const TrainOptions& options,
                  std::uint64_t seed)
     : eg_(eg),
       d_(d),
-      perceptual_(vgg),
       options_(options),
       rng_(seed),
       adam_g_(trained_parameters(eg), options.adam_g),
       adam_d_(d.parameters(), options.adam_d),
       ema_(trained_parameters(eg), options.ema_decay) {
-  BIGCOLOR_CHECK(eg.device() == d.device() && eg.device() == vgg.device(),
+  BIGCOLOR_CHECK(vgg != nullptr || options.coef_lpips == 0.0f,
+                 "trainer: the perceptual loss (coef_lpips ", options.coef_lpips, ") needs the VGG16 weights");
+  BIGCOLOR_CHECK(eg.device() == d.device() && (vgg == nullptr || eg.device() == vgg->device()),
                  "trainer: the colorizer, the discriminator and the VGG must be on one device");
+  if (vgg != nullptr && options.coef_lpips != 0.0f) perceptual_.emplace(*vgg);
   BIGCOLOR_CHECK(eg.grad_enabled() && d.grad_enabled(), "trainer: the models need their gradients enabled");
   eg_.E.set_rng(&rng_);
 }
@@ -148,7 +150,7 @@ StepLosses Trainer::step(const StepBatch& batch) {
     losses.mse = options_.coef_mse * fn::item(value);
     ops::mse_loss_backward(Tensor{}, d_fake01, Tensor::full({1}, options_.coef_mse, dev), x, fake01);
   }
-  losses.lpips = perceptual_.compute(x, fake01, options_.coef_lpips, &d_fake01);
+  if (perceptual_) losses.lpips = perceptual_->compute(x, fake01, options_.coef_lpips, &d_fake01);
   fn::add_into(d_fake, fn::scale(d_fake01, 0.5f));
   eg_.backward(d_fake);
   adam_g_.step();

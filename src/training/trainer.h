@@ -14,6 +14,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 
 #include "models/colorizer.h"
 #include "models/discriminator.h"
@@ -54,9 +55,10 @@ struct StepBatch {
 
 class Trainer {
  public:
-  // The models must be on one device, with gradients enabled; the VGG frozen. Draws (z, dropout) come from an Rng
-  // seeded with `seed` whose state is part of the checkpoint.
-  Trainer(Colorizer& eg, Discriminator& d, VGG16Features& vgg, const TrainOptions& options, std::uint64_t seed);
+  // The models must be on one device, with gradients enabled; the VGG frozen (it may be null only when
+  // options.coef_lpips is 0: no perceptual loss). Draws (z, dropout) come from an Rng seeded with `seed` whose
+  // state is part of the checkpoint.
+  Trainer(Colorizer& eg, Discriminator& d, VGG16Features* vgg, const TrainOptions& options, std::uint64_t seed);
 
   StepLosses step(const StepBatch& batch);
 
@@ -79,7 +81,7 @@ class Trainer {
  private:
   Colorizer& eg_;
   Discriminator& d_;
-  PerceptualLoss perceptual_;
+  std::optional<PerceptualLoss> perceptual_;
   TrainOptions options_;
   Rng rng_;
   Adam adam_g_, adam_d_;

@@ -1,0 +1,329 @@
+// `bigcolor train`: builds the models, the data loader and the Trainer, and runs the epochs with logging, sample
+// sheets, checkpoints, resuming and clean stops (see train.h for the run folder's layout).
+#include "cli/train.h"
+
+#include <omp.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cli/common.h"
+#include "cli/train_samples.h"
+#include "models/checkpoint.h"
+#include "training/data_loader.h"
+#include "training/init.h"
+#include "training/train_checkpoint.h"
+
+namespace bigcolor::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+using Json = nlohmann::json;
+
+volatile std::sig_atomic_t g_stop_signal = 0;
+extern "C" void on_stop_signal(int signal) {
+  g_stop_signal = signal;
+  std::signal(signal, SIG_DFL);  // a second Ctrl-C stops at once
+}
+
+struct RunPaths {
+  explicit RunPaths(const std::string& out)
+      : dir(out),
+        checkpoints(dir / "checkpoints"),
+        latest(checkpoints / "latest.safetensors"),
+        samples(dir / "samples"),
+        log(dir / "log.jsonl"),
+        run_json(dir / "run.json"),
+        ema(dir / "ema.safetensors") {}
+  fs::path dir, checkpoints, latest, samples, log, run_json, ema;
+};
+
+Json options_json(const TrainCliOptions& o) {
+  return {{"data", o.data}, {"val", o.val}, {"init_eg", o.init_eg}, {"init_g", o.init_g}, {"init_d", o.init_d},
+          {"vgg", o.vgg}, {"epochs", o.epochs}, {"batch", o.batch}, {"max_steps", o.max_steps},
+          {"image_size", o.image_size}, {"lr", o.lr}, {"lr_d", o.lr_d}, {"lr_decay", o.lr_decay},
+          {"ema_decay", o.ema_decay}, {"coef_adv", o.coef_adv}, {"coef_mse", o.coef_mse},
+          {"coef_lpips", o.coef_lpips}, {"coef_enhance", o.no_enhance ? 0.0f : o.coef_enhance},
+          {"use_enhance", !o.no_enhance}, {"z_std", o.z_std}, {"min_colorfulness", o.min_colorfulness},
+          {"class_mapping", o.class_mapping}, {"seed", o.seed}, {"width", o.width}, {"n_classes", o.n_classes}};
+}
+
+// Writes text to `path` atomically (temporary file, then rename).
+void write_text_atomically(const fs::path& path, const std::string& text) {
+  const fs::path temp = path.string() + ".tmp";
+  {
+    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+    BIGCOLOR_CHECK(out.good(), temp.string(), ": cannot open for writing");
+    out << text;
+    out.flush();
+    BIGCOLOR_CHECK(out.good(), temp.string(), ": write failed (disk full?)");
+  }
+  fs::rename(temp, path);
+}
+
+// On resume, the log keeps the lines up to the checkpoint's step (a crashed run may have logged further).
+void truncate_log(const fs::path& log, std::int64_t last_step) {
+  if (!fs::exists(log)) return;
+  std::ifstream in(log);
+  std::string kept, line;
+  while (std::getline(in, line)) {
+    try {
+      if (Json::parse(line).at("step").get<std::int64_t>() <= last_step) kept += line + "\n";
+    } catch (const Json::exception&) {  // a torn last line of a killed run
+    }
+  }
+  write_text_atomically(log, kept);
+}
+
+struct Models {
+  std::unique_ptr<Colorizer> eg;
+  std::unique_ptr<Discriminator> d;
+  std::unique_ptr<VGG16Features> vgg;
+};
+
+// The models as the options ask (on the CPU; weights from the files or initialized from the seed).
+Models build_models(const TrainCliOptions& o, const RunPaths& paths) {
+  Models m;
+  Rng init_rng(o.seed);
+  if (o.resume) {
+    m.eg = std::make_unique<Colorizer>(training_checkpoint_config(paths.latest.string()));  // weights: the checkpoint
+  } else if (!o.init_eg.empty()) {
+    ColorizerSource source;
+    source.use_ema = false;  // fine-tuning continues from the raw weights (the EMA restarts from them)
+    source.config_path = o.config_path;
+    m.eg = load_any_colorizer(o.init_eg, source);
+  } else {
+    ColorizerConfig config;
+    config.biggan.G_ch = config.biggan.D_ch = config.encoder_ch = o.width;
+    config.biggan.n_classes = o.n_classes;
+    m.eg = std::make_unique<Colorizer>(config);
+    init_orthogonal(*m.eg, init_rng);
+    if (!o.init_g.empty()) load_state(m.eg->G, load_state_dict_file(o.init_g), o.init_g);
+  }
+  m.d = std::make_unique<Discriminator>(m.eg->config().biggan);
+  if (!o.resume && !o.init_d.empty()) load_state(*m.d, load_state_dict_file(o.init_d), o.init_d);
+  else if (!o.resume) init_orthogonal(*m.d, init_rng);
+  if (o.coef_lpips > 0.0f) m.vgg = load_vgg16_features(o.vgg);
+  m.eg->set_grad_enabled(true);
+  m.eg->set_training(true);
+  m.d->set_grad_enabled(true);
+  m.d->set_training(true);
+  return m;
+}
+
+void check_options(const TrainCliOptions& o, const RunPaths& paths) {
+  if (o.image_size % 16 != 0) throw UsageError("--image-size " + std::to_string(o.image_size) + " is not a multiple of 16");
+  if (o.width % 4 != 0)  // D's attention has 2·width channels and needs a multiple of 8 (theta, phi: channels / 8)
+    throw UsageError("--width " + std::to_string(o.width) + " is not a multiple of 4");
+  if (o.coef_lpips > 0.0f && o.vgg.empty())
+    throw UsageError("the perceptual loss needs --vgg (torchvision's vgg16 weights), or pass --coef-lpips 0");
+  if (o.resume) {
+    BIGCOLOR_CHECK(fs::exists(paths.latest), paths.latest.string(), ": no checkpoint to resume from");
+    if (!o.init_eg.empty() || !o.init_g.empty() || !o.init_d.empty())
+      throw UsageError("--resume takes every weight from the checkpoint: drop --init-eg/--init-g/--init-d");
+  } else {
+    BIGCOLOR_CHECK(!fs::exists(paths.latest) && !fs::exists(paths.run_json), paths.dir.string(),
+                   ": already holds a training run (run.json or checkpoints/); pass --resume to continue it or "
+                   "choose another --out");
+    if (!o.init_eg.empty() && !o.init_g.empty()) throw UsageError("--init-eg already holds G: drop --init-g");
+  }
+}
+
+std::string format_duration(double seconds) {
+  const auto s = static_cast<long long>(seconds);
+  char buffer[64];
+  if (s >= 3600) std::snprintf(buffer, sizeof buffer, "%lldh%02lldm", s / 3600, (s / 60) % 60);
+  else std::snprintf(buffer, sizeof buffer, "%lldm%02llds", s / 60, s % 60);
+  return buffer;
+}
+
+std::string skipped_text(const training::SkippedImages& s) {
+  if (s.unreadable + s.low_colorfulness == 0) return "";
+  std::string text = std::to_string(s.unreadable) + " unreadable, " + std::to_string(s.low_colorfulness) +
+                     " under --min-colorfulness skipped";
+  if (!s.examples.empty()) text += " (e.g. " + s.examples.front() + ")";
+  return text;
+}
+
+}  // namespace
+
+int run_train(const TrainCliOptions& o) {
+  const RunPaths paths(o.out);
+  check_options(o, paths);
+  if (o.threads > 0) omp_set_num_threads(o.threads);
+  const Device device = pick_device(o.device);
+
+  Models models = build_models(o, paths);
+  const ColorizerConfig& config = models.eg->config();
+  training::DatasetOptions data_options;
+  data_options.mapping = training::parse_class_mapping(o.class_mapping);
+  data_options.n_classes = static_cast<int>(config.biggan.n_classes);
+  data_options.fixed_class = o.fixed_class;
+  training::Dataset dataset = training::scan_dataset(o.data, data_options);
+  std::optional<training::Dataset> val;
+  if (!o.val.empty()) val = training::scan_dataset(o.val, data_options);
+
+  models.eg->to(device);
+  models.d->to(device);
+  if (models.vgg) models.vgg->to(device);
+  TrainOptions train_options;
+  train_options.adam_g.lr = o.lr;
+  train_options.adam_d.lr = o.lr_d;
+  train_options.coef_adv = o.coef_adv;
+  train_options.coef_mse = o.coef_mse;
+  train_options.coef_lpips = o.coef_lpips;
+  train_options.use_enhance = !o.no_enhance;
+  train_options.coef_enhance = o.coef_enhance;
+  train_options.z_std = o.z_std;
+  train_options.ema_decay = o.ema_decay;
+  train_options.lr_decay = o.lr_decay;
+  Trainer trainer(*models.eg, *models.d, models.vgg.get(), train_options, o.seed);
+
+  TrainProgress progress;
+  const std::string run_text = options_json(o).dump();
+  if (o.resume) {
+    progress = load_training_checkpoint(paths.latest.string(), trainer).progress;
+    truncate_log(paths.log, progress.step);
+  } else {
+    fs::create_directories(paths.checkpoints);
+    write_text_atomically(paths.run_json, options_json(o).dump(2) + "\n");
+  }
+  fs::create_directories(paths.samples);
+
+  const std::string sample_train_text = dataset.summary();
+  SampleSet train_samples = load_sample_set(dataset, o.samples, o.image_size, o.seed, config);
+  std::optional<SampleSet> val_samples;
+  if (val) val_samples = load_sample_set(*val, o.samples, o.image_size, o.seed, config);
+
+  training::LoaderOptions loader_options;
+  loader_options.batch_size = o.batch;
+  loader_options.image_size = o.image_size;
+  loader_options.seed = o.seed;
+  loader_options.num_threads = o.workers;
+  loader_options.min_colorfulness = o.min_colorfulness;
+  training::DataLoader loader(std::move(dataset), loader_options);
+  const std::int64_t per_epoch = loader.max_batches_per_epoch();
+  const std::int64_t planned = o.max_steps > 0 ? o.max_steps : o.epochs * per_epoch;
+  if (!o.quiet) {
+    std::cerr << "bigcolor train: " << sample_train_text << "\n  " << (o.resume ? "resuming at step " : "starting at step ")
+              << progress.step << " (epoch " << progress.epoch << "), " << per_epoch << " batches of " << o.batch
+              << " per epoch, " << planned << " steps planned, device " << device_name(device) << std::endl;
+  }
+
+  std::signal(SIGINT, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
+  std::ofstream log(paths.log, std::ios::app);
+  BIGCOLOR_CHECK(log.good(), paths.log.string(), ": cannot open for appending");
+  const bool tty = isatty(STDERR_FILENO) != 0;
+  const Stopwatch run_clock;
+  double last_log_time = 0.0;
+  std::int64_t images_since_log = 0, steps_this_session = 0, last_checkpoint_step = o.resume ? progress.step : -1;
+
+  const auto save_checkpoint = [&] {
+    save_training_checkpoint(paths.latest.string(), trainer, progress, run_text);
+    export_ema_colorizer(paths.ema.string(), trainer);
+    last_checkpoint_step = progress.step;
+  };
+  const auto write_samples = [&] {
+    char name[64];
+    std::snprintf(name, sizeof name, "step_%07lld_train.png", static_cast<long long>(progress.step));
+    write_sample_sheet((paths.samples / name).string(), trainer, train_samples);
+    if (val_samples) {
+      std::snprintf(name, sizeof name, "step_%07lld_val.png", static_cast<long long>(progress.step));
+      write_sample_sheet((paths.samples / name).string(), trainer, *val_samples);
+    }
+  };
+
+  bool first_epoch = true, done = progress.step >= planned;
+  for (std::int64_t epoch = progress.epoch; epoch < o.epochs && !done; ++epoch) {
+    trainer.set_epoch(epoch);
+    loader.start_epoch(first_epoch ? training::LoaderPosition{epoch, progress.batch_in_epoch, progress.data_cursor}
+                                   : training::LoaderPosition{epoch, 0, 0});
+    first_epoch = false;
+    while (std::optional<training::Batch> batch = loader.next()) {
+      StepBatch step_batch;
+      step_batch.x = batch->x;
+      step_batch.classes = batch->classes;
+      const StepLosses losses = trainer.step(step_batch);
+      ++progress.step;
+      ++steps_this_session;
+      images_since_log += o.batch;
+      progress.epoch = batch->next.epoch;
+      progress.batch_in_epoch = batch->next.batch;
+      progress.data_cursor = batch->next.cursor;
+
+      if (!losses.finite()) {
+        if (tty && !o.quiet) std::cerr << "\n";
+        throw Error("step " + std::to_string(progress.step) + " (epoch " + std::to_string(epoch) + ", batch " +
+                    std::to_string(batch->index) + "): a loss is not finite (loss_d " + std::to_string(losses.loss_d) +
+                    ", loss_g " + std::to_string(losses.loss_g) + ", mse " + std::to_string(losses.mse) + ", lpips " +
+                    std::to_string(losses.lpips) + "); training stopped, " +
+                    (last_checkpoint_step >= 0 ? "the last good checkpoint is " + paths.latest.string() + " (step " +
+                                                     std::to_string(last_checkpoint_step) + ")"
+                                               : std::string("no checkpoint was written yet")));
+      }
+      const bool log_now = progress.step % o.log_every == 0 || progress.step == 1;
+      if (log_now) {
+        const double now = run_clock.seconds();
+        const double rate = images_since_log / std::max(now - last_log_time, 1e-9);
+        log << Json{{"step", progress.step}, {"epoch", epoch}, {"batch", batch->index}, {"loss_d", losses.loss_d},
+                    {"loss_g", losses.loss_g}, {"mse", losses.mse}, {"lpips", losses.lpips},
+                    {"images_per_s", rate}, {"lr_g", trainer.adam_g().lr()}, {"lr_d", trainer.adam_d().lr()},
+                    {"seconds", now}}.dump()
+            << "\n";
+        log.flush();
+        if (!o.quiet) {
+          const double eta = (planned - progress.step) * (now / static_cast<double>(steps_this_session));
+          char line[256];
+          std::snprintf(line, sizeof line,
+                        "epoch %lld/%d batch %lld/%lld step %lld | loss_d %.4f loss_g %.4f mse %.4f lpips %.4f | "
+                        "%.2f img/s | ETA %s",
+                        static_cast<long long>(epoch + 1), o.epochs, static_cast<long long>(batch->index + 1),
+                        static_cast<long long>(per_epoch), static_cast<long long>(progress.step), losses.loss_d,
+                        losses.loss_g, losses.mse, losses.lpips, rate, format_duration(eta).c_str());
+          std::cerr << (tty ? "\r" : "") << line << (tty ? "\x1b[K" : "\n") << std::flush;
+        }
+        images_since_log = 0;
+        last_log_time = now;
+      }
+      if (o.sample_every > 0 && progress.step % o.sample_every == 0) write_samples();
+      done = progress.step >= planned;
+      if (progress.step % o.checkpoint_every == 0 || done) save_checkpoint();
+      if (g_stop_signal != 0) {
+        if (last_checkpoint_step != progress.step) save_checkpoint();
+        if (tty && !o.quiet) std::cerr << "\n";
+        std::cerr << "bigcolor train: interrupted at step " << progress.step << "; checkpoint saved to "
+                  << paths.latest.string() << " (continue with --resume)" << std::endl;
+        return 130;
+      }
+      if (done) break;
+    }
+    if (!done) {  // the epoch ran to its end (a run that stops mid-epoch resumes inside it)
+      progress.epoch = epoch + 1;
+      progress.batch_in_epoch = 0;
+      progress.data_cursor = 0;
+      save_checkpoint();
+      char name[64];
+      std::snprintf(name, sizeof name, "epoch_%03lld.safetensors", static_cast<long long>(epoch));
+      save_training_checkpoint((paths.checkpoints / name).string(), trainer, progress, run_text);
+      const std::string skipped = skipped_text(loader.skipped_this_epoch());
+      if (!o.quiet && !skipped.empty()) std::cerr << (tty ? "\n" : "") << "epoch " << epoch << ": " << skipped << std::endl;
+    }
+  }
+  if (last_checkpoint_step != progress.step) save_checkpoint();
+  write_samples();
+  if (tty && !o.quiet) std::cerr << "\n";
+  std::cerr << "bigcolor train: " << progress.step << " steps done in " << format_duration(run_clock.seconds())
+            << "; checkpoint " << paths.latest.string() << ", EMA weights " << paths.ema.string()
+            << ", peak host memory " << format_bytes(peak_host_memory()) << std::endl;
+  const std::string skipped = skipped_text(loader.skipped_total());
+  if (!skipped.empty()) std::cerr << "bigcolor train: images " << skipped << std::endl;
+  return 0;
+}
+
+}  // namespace bigcolor::cli

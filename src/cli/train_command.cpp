@@ -1,0 +1,89 @@
+// The options of `bigcolor train` (CLI11); the run itself is in train.cpp.
+#include <CLI/CLI.hpp>
+
+#include "cli/train.h"
+
+namespace bigcolor::cli {
+
+namespace {
+constexpr const char* kTrainFooter = R"(The step (train.py): x_gray = Grayscale(x); fake = EG(x_gray, c, z), z ~ N(0, z_std^2);
+  D step:  (mean relu(1 - D(2 enhance(x) - 1, c)) + mean relu(1 + D(fake, c))) / 2, Adam(lr-d, betas 0, 0.999);
+  EG step: coef-adv * (-mean D(fake, c)) + coef-mse * mse(x, (fake+1)/2) + coef-lpips * perceptual(x, (fake+1)/2),
+           Adam(lr, betas 0, 0.999); then EMA(decay) of the EG weights.
+  Learning rates: epoch e trains at lr * lr-decay^max(e-1, 0) (train.py's LambdaLR.step(epoch) after each epoch).
+  Computed in FP32 (the official run uses mixed precision).
+Data: an ImageFolder tree (class sub-folders sorted by name; WordNet-id folder names map to their ImageNet index
+  with --class-mapping auto) or a flat folder with --fixed-class. Each image: Resize(image-size) of the short side,
+  CenterCrop(image-size). Unreadable images are skipped and counted.
+Initial weights: --init-eg (an official checkpoint folder or our .safetensors: fine-tune BigColor), else the
+  encoder is orthogonally initialized and G comes from --init-g (BigGAN's G_ema_256.pth) or orthogonal init; D from
+  --init-d (D_256.pth) or orthogonal init. Without --init-* the widths are --width and --n-classes.
+Run folder: run.json, log.jsonl (one JSON line per logged step), checkpoints/latest.safetensors (replaced
+  atomically; --resume continues from it exactly), checkpoints/epoch_NNN.safetensors, ema.safetensors (the EMA
+  weights for 'bigcolor colorize --ckpt'), samples/step_NNNNNNN_{train,val}.png (gray | output | EMA output | truth).
+Stops: a NaN or Inf loss stops the run (exit 1) naming the step, keeping the last good checkpoint; Ctrl-C or
+  SIGTERM saves a checkpoint and exits with 130.)";
+}  // namespace
+
+CLI::App* add_train_command(CLI::App& app, TrainCliOptions& o) {
+  CLI::App* t = app.add_subcommand("train", "Train or fine-tune BigColor on a folder of photos");
+  t->footer(kTrainFooter);
+  t->add_option("--data", o.data, "Training images: an ImageFolder tree or a flat folder")->required()->type_name("DIR");
+  t->add_option("--val", o.val, "Validation images (for the sample sheets), same layout")->type_name("DIR");
+  t->add_option("--out", o.out, "The run folder (created; must not hold another run unless --resume)")
+      ->required()
+      ->type_name("RUN_DIR");
+  t->add_flag("--resume", o.resume, "Continue the run in RUN_DIR from checkpoints/latest.safetensors");
+  t->add_option("--init-eg", o.init_eg, "Start from a colorizer: an official checkpoint folder or a .safetensors file")
+      ->type_name("PATH");
+  t->add_option("--init-g", o.init_g, "Generator weights (BigGAN's G_ema_256.pth or a .safetensors state dict)")
+      ->type_name("FILE");
+  t->add_option("--init-d", o.init_d, "Discriminator weights (BigGAN's D_256.pth or a .safetensors state dict)")
+      ->type_name("FILE");
+  t->add_option("--vgg", o.vgg, "torchvision's vgg16 state dict (vgg16-397923af.pth) for the perceptual loss "
+                                "(required unless --coef-lpips 0)")
+      ->type_name("FILE");
+  t->add_option("--config", o.config_path, "--init-eg with an official folder: its config.pickle when not beside it")
+      ->type_name("FILE");
+  t->add_option("--epochs", o.epochs, "Epochs")->check(CLI::Range(1, 100000));
+  t->add_option("--batch", o.batch, "Images per step (the official run: 60 over all GPUs)")->check(CLI::Range(1, 4096));
+  t->add_option("--max-steps", o.max_steps, "Stop after this many steps in all (0: run every epoch)")
+      ->check(CLI::NonNegativeNumber);
+  t->add_option("--image-size", o.image_size, "Training image size (multiple of 16, at least 64)")
+      ->check(CLI::Range(64, 4096));
+  t->add_option("--lr", o.lr, "EG learning rate")->check(CLI::PositiveNumber);
+  t->add_option("--lr-d", o.lr_d, "D learning rate")->check(CLI::PositiveNumber);
+  t->add_option("--lr-decay", o.lr_decay, "Learning-rate factor per epoch")->check(CLI::Range(0.0, 1.0));
+  t->add_option("--ema-decay", o.ema_decay, "EMA decay (torch_ema's warm-up applies)")->check(CLI::Range(0.0, 1.0));
+  t->add_option("--coef-adv", o.coef_adv, "Weight of the adversarial loss")->check(CLI::NonNegativeNumber);
+  t->add_option("--coef-mse", o.coef_mse, "Weight of the MSE loss")->check(CLI::NonNegativeNumber);
+  t->add_option("--coef-lpips", o.coef_lpips, "Weight of the VGG perceptual loss")->check(CLI::NonNegativeNumber);
+  t->add_option("--coef-enhance", o.coef_enhance, "Colour enhancement k of D's real images")
+      ->check(CLI::NonNegativeNumber);
+  t->add_flag("--no-enhance", o.no_enhance, "Give D the real images unenhanced");
+  t->add_option("--z-std", o.z_std, "Standard deviation of z")->check(CLI::NonNegativeNumber);
+  t->add_option("--min-colorfulness", o.min_colorfulness,
+                "Leave out images less colourful than this (the paper's filter: 15; 0: keep all)")
+      ->check(CLI::NonNegativeNumber);
+  t->add_option("--class-mapping", o.class_mapping,
+                "Class index of a class folder: auto, folder_order (torchvision) or imagenet (WordNet ids/names)")
+      ->check(CLI::IsMember({"auto", "folder_order", "imagenet"}));
+  t->add_option("--fixed-class", o.fixed_class, "The class of every image of a flat folder")
+      ->check(CLI::NonNegativeNumber);
+  t->add_option("--width", o.width, "Channel width (G_ch = D_ch = encoder) of models built without --init-*")
+      ->check(CLI::Range(1, 1024));
+  t->add_option("--n-classes", o.n_classes, "Classes of models built without --init-*")->check(CLI::Range(1, 100000));
+  t->add_option("--seed", o.seed, "Seed of the initialization, z, dropout and the data order");
+  t->add_option("--device", o.device, "cpu, cuda or auto")->check(CLI::IsMember({"cpu", "cuda", "auto"}));
+  t->add_option("--workers", o.workers, "Image decoding threads (0: up to 4)")->check(CLI::Range(0, 64));
+  t->add_option("--threads", o.threads, "CPU compute threads (0: all cores)")->check(CLI::Range(0, 1024));
+  t->add_option("--log-every", o.log_every, "Steps between log lines")->check(CLI::Range(1, 1000000));
+  t->add_option("--sample-every", o.sample_every, "Steps between sample sheets (0: none)")->check(CLI::NonNegativeNumber);
+  t->add_option("--checkpoint-every", o.checkpoint_every, "Steps between checkpoints (also one per epoch)")
+      ->check(CLI::Range(1, 100000000));
+  t->add_option("--samples", o.samples, "Images per sample sheet")->check(CLI::Range(1, 64));
+  t->add_flag("-q,--quiet", o.quiet, "No progress display (errors and the final line are still printed)");
+  return t;
+}
+
+}  // namespace bigcolor::cli

@@ -1,0 +1,181 @@
+// `bigcolor train` as a user runs it (a separate process, src/cli/train.cpp): on small folders of textured pictures
+// written by the tests, with a width-4 model at 64x64 and the tiny golden VGG (tests/golden/training_tiny): the run
+// folder's files, exact resuming through the command line, and every refusal and stop the issue asks for (bad
+// folders, an existing run, unreadable images, a NaN loss, Ctrl-C).
+#include <doctest/doctest.h>
+
+#include <signal.h>
+
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "cli_test_util.h"
+#include "models/checkpoint.h"
+#include "tensor/safetensors.h"
+#include "test_util.h"
+
+namespace {
+
+using namespace bigcolor;
+using namespace bigcolor::test::cli;
+
+// An ImageFolder tree of `per_class` pictures in each of `classes` class folders.
+std::string make_data(const Scratch& scratch, const std::string& name, int classes, int per_class) {
+  for (int c = 0; c < classes; ++c)
+    for (int i = 0; i < per_class; ++i)
+      write_image(scratch / (name + "/class" + std::to_string(c) + "/img" + std::to_string(i) + ".png"), 80 + 8 * i,
+                  70 + 4 * c, 3, static_cast<unsigned>(100 * c + i));
+  return scratch / name;
+}
+
+// The training options of these tests: tiny model, 64x64, batch 2, every step logged.
+std::vector<std::string> train_args(const std::string& data, const std::string& out, std::int64_t max_steps) {
+  return {"train", "--data", data, "--out", out, "--vgg", test::golden_path("training_tiny/vgg16_tiny.pth"),
+          "--width", "4", "--n-classes", "10", "--image-size", "64", "--batch", "2", "--max-steps",
+          std::to_string(max_steps), "--log-every", "1", "--sample-every", "2", "--checkpoint-every", "2",
+          "--lr", "1e-3", "--lr-d", "1e-3", "--workers", "2", "--seed", "5", "--device", "cpu"};
+}
+
+std::vector<std::string> lines_of(const std::string& path) {
+  std::vector<std::string> out;
+  std::istringstream in(read_text(path));
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("cli train: --help documents the options") {
+  const Result r = run({"train", "--help"});
+  REQUIRE_MESSAGE(r.status == 0, describe(r));
+  for (const char* option : {"--data", "--val", "--out", "--resume", "--init-eg", "--init-g", "--init-d", "--vgg",
+                             "--epochs", "--batch", "--lr", "--lr-d", "--coef-adv", "--coef-mse", "--coef-lpips",
+                             "--coef-enhance", "--seed", "--device", "--min-colorfulness", "--max-steps"})
+    CHECK_MESSAGE(r.out.find(option) != std::string::npos, option);
+}
+
+TEST_CASE("cli train: a short run writes its folder, and a resumed run equals an uninterrupted one") {
+  Scratch scratch;
+  const std::string data = make_data(scratch, "data", 3, 3);
+  const std::string val = make_data(scratch, "val", 2, 1);
+
+  std::vector<std::string> straight_args = train_args(data, scratch / "straight", 4);
+  straight_args.insert(straight_args.end(), {"--val", val});
+  const Result straight = run(straight_args);
+  REQUIRE_MESSAGE(straight.status == 0, describe(straight));
+  for (const char* file : {"run.json", "log.jsonl", "checkpoints/latest.safetensors", "ema.safetensors",
+                           "samples/step_0000002_train.png", "samples/step_0000004_val.png"})
+    CHECK_MESSAGE(fs::exists(scratch / ("straight/" + std::string(file))), file);
+  CHECK(lines_of(scratch / "straight/log.jsonl").size() == 4);
+  CHECK(straight.err.find("4 steps done") != std::string::npos);
+  // The exported EMA weights are a colorizer file that colorize reads.
+  write_image(scratch / "in/photo.png", 64, 64);
+  const Result colorized = run({"colorize", scratch / "in/photo.png", "-o", scratch / "colorized", "--ckpt",
+                                scratch / "straight/ema.safetensors", "--class", "3", "--size", "64"});
+  CHECK_MESSAGE(colorized.status == 0, describe(colorized));
+
+  // 2 steps, then --resume to 4.
+  const Result first = run(train_args(data, scratch / "resumed", 2));
+  REQUIRE_MESSAGE(first.status == 0, describe(first));
+  std::vector<std::string> resume_args = train_args(data, scratch / "resumed", 4);
+  resume_args.push_back("--resume");
+  const Result second = run(resume_args);
+  REQUIRE_MESSAGE(second.status == 0, describe(second));
+  CHECK(second.err.find("resuming at step 2") != std::string::npos);
+  CHECK(lines_of(scratch / "resumed/log.jsonl").size() == 4);
+  const SafetensorsFile a = load_safetensors(scratch / "straight/checkpoints/latest.safetensors");
+  const SafetensorsFile b = load_safetensors(scratch / "resumed/checkpoints/latest.safetensors");
+  REQUIRE(a.tensors.size() == b.tensors.size());
+  for (const auto& [name, tensor] : a.tensors) {
+    INFO(name);
+    CHECK(test::compare(b.at(name), tensor).max_abs_error == 0.0);
+  }
+  // The losses of steps 3 and 4 are the same in both logs.
+  for (std::size_t step = 2; step < 4; ++step) {
+    const auto x = nlohmann::json::parse(lines_of(scratch / "straight/log.jsonl")[step]);
+    const auto y = nlohmann::json::parse(lines_of(scratch / "resumed/log.jsonl")[step]);
+    for (const char* key : {"step", "loss_d", "loss_g", "mse", "lpips", "lr_g"}) CHECK_MESSAGE(x.at(key) == y.at(key), key);
+  }
+
+  // A second run into the same folder without --resume is refused, and nothing there changes.
+  const std::string before = read_text(scratch / "straight/checkpoints/latest.safetensors");
+  const Result again = run(train_args(data, scratch / "straight", 2));
+  CHECK(again.status == 1);
+  CHECK(again.err.find("already holds a training run") != std::string::npos);
+  CHECK(read_text(scratch / "straight/checkpoints/latest.safetensors") == before);
+}
+
+TEST_CASE("cli train: bad data folders are one clear error; unreadable images are skipped and counted") {
+  Scratch scratch;
+  const Result missing = run(train_args(scratch / "nowhere", scratch / "run", 1));
+  CHECK(missing.status == 1);
+  CHECK(missing.err.find("nowhere") != std::string::npos);
+  CHECK(missing.err_lines("bigcolor:").size() == 1);
+
+  fs::create_directories(scratch / "empty");
+  const Result empty = run(train_args(scratch / "empty", scratch / "run2", 1));
+  CHECK(empty.status == 1);
+  CHECK(empty.err.find("empty") != std::string::npos);
+
+  const std::string data = make_data(scratch, "data", 2, 3);
+  std::ofstream(scratch / "data/class0/broken.png") << "not a png";
+  std::vector<std::string> args = train_args(data, scratch / "run3", 3);
+  args.insert(args.end(), {"--epochs", "1"});
+  const Result r = run(args);
+  REQUIRE_MESSAGE(r.status == 0, describe(r));
+  CHECK_MESSAGE(r.err.find("1 unreadable") != std::string::npos, r.err);
+
+  const Result no_vgg = run({"train", "--data", data, "--out", scratch / "run4", "--width", "4"});
+  CHECK(no_vgg.status == 2);
+  CHECK(no_vgg.err.find("--vgg") != std::string::npos);
+}
+
+TEST_CASE("cli train: a NaN loss stops the run naming the step and keeps the last good checkpoint") {
+  Scratch scratch;
+  const std::string data = make_data(scratch, "data", 2, 3);
+  std::vector<std::string> args = train_args(data, scratch / "run", 50);
+  // An absurd learning rate: Adam moves every weight by ~1e38 per step (the spectral and batch norms undo that for
+  // the weights they normalize, not for the biases), so D's output overflows to Inf within a few steps.
+  for (std::size_t i = 0; i + 1 < args.size(); ++i)
+    if (args[i] == "--lr" || args[i] == "--lr-d") args[i + 1] = "1e38";
+  const Result r = run(args);
+  CHECK(r.status == 1);
+  REQUIRE_MESSAGE(r.err.find("not finite") != std::string::npos, describe(r));
+  CHECK(r.err.find("step ") != std::string::npos);
+  if (fs::exists(scratch / "run/checkpoints/latest.safetensors")) {
+    CHECK(r.err.find("last good checkpoint") != std::string::npos);
+    CHECK_NOTHROW(load_safetensors(scratch / "run/checkpoints/latest.safetensors"));
+  }
+}
+
+TEST_CASE("cli train: Ctrl-C saves a checkpoint and exits with 130") {
+  Scratch scratch;
+  const std::string data = make_data(scratch, "data", 2, 3);
+  std::vector<std::string> args = train_args(data, scratch / "run", 100000);
+  std::string command = quote(BIGCOLOR_CLI_PATH);
+  for (const std::string& a : args) {
+    command += ' ';
+    command += quote(a);
+  }
+  command += " 2>";
+  command += quote(scratch / "err.txt");
+  const std::string shell_line = "exec " + command;
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    execl("/bin/sh", "sh", "-c", shell_line.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  // Wait until it has trained a few steps, then interrupt it like a terminal's Ctrl-C.
+  for (int i = 0; i < 600 && lines_of(scratch / "run/log.jsonl").size() < 3; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  kill(child, SIGINT);
+  int status = 0;
+  waitpid(child, &status, 0);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 130);
+  const std::string err = read_text(scratch / "err.txt");
+  CHECK_MESSAGE(err.find("interrupted at step") != std::string::npos, err);
+  const SafetensorsFile ckpt = load_safetensors(scratch / "run/checkpoints/latest.safetensors");
+  CHECK(ckpt.metadata.count("bigcolor.progress") == 1);
+}
