@@ -73,9 +73,7 @@ double max_abs(const Tensor& t) {
   return m;
 }
 
-}  // namespace
-
-TEST_CASE("training parity: five official training steps at reduced width") {
+void run_parity(Device device) {
   const SafetensorsFile golden = load_safetensors(golden_path("training_parity.safetensors"));
   const auto meta = [&](const std::string& key) {
     const auto it = golden.metadata.find(key);
@@ -93,6 +91,9 @@ TEST_CASE("training parity: five official training steps at reduced width") {
   Discriminator d(eg->config().biggan);
   load_state(d, load_state_dict_file(golden_path("training_tiny/D_000.pth")), "D_000.pth");
   std::unique_ptr<VGG16Features> vgg = load_vgg16_features(golden_path("training_tiny/vgg16_tiny.pth"));
+  eg->to(device);
+  d.to(device);
+  vgg->to(device);
 
   std::map<std::string, Tensor> initial;
   for (const auto& s : eg->state()) initial["EG." + s.name] = s.tensor.clone();
@@ -179,4 +180,14 @@ TEST_CASE("training parity: five official training steps at reduced width") {
     else CHECK(compare(got, start).max_abs_error == 0.0);
   }
   CHECK(compared > 200);
+}
+
+}  // namespace
+
+TEST_CASE("training parity: five official training steps at reduced width") { run_parity(Device::CPU); }
+
+TEST_SUITE("cuda" * doctest::skip(!cuda_available())) {
+TEST_CASE("cuda training parity: five official training steps at reduced width on the GPU") {
+  run_parity(Device::CUDA);
+}
 }
