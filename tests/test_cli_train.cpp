@@ -11,6 +11,7 @@
 
 #include "cli_test_util.h"
 #include "models/checkpoint.h"
+#include "models/discriminator.h"
 #include "tensor/safetensors.h"
 #include "test_util.h"
 
@@ -178,4 +179,43 @@ TEST_CASE("cli train: Ctrl-C saves a checkpoint and exits with 130") {
   CHECK_MESSAGE(err.find("interrupted at step") != std::string::npos, err);
   const SafetensorsFile ckpt = load_safetensors(scratch / "run/checkpoints/latest.safetensors");
   CHECK(ckpt.metadata.count("bigcolor.progress") == 1);
+}
+
+TEST_CASE("cli train: --init-g and --init-d load BigGAN state dicts (G without DGP's unused in1/in2)") {
+  Scratch scratch;
+  const std::string data = make_data(scratch, "data", 2, 2);
+  ColorizerConfig config;
+  config.biggan.G_ch = config.biggan.D_ch = config.encoder_ch = 4;
+  config.biggan.n_classes = 10;
+  Colorizer eg(config);
+  Discriminator d(config.biggan);
+  Rng rng(9);
+  std::map<std::string, Tensor> g_file, d_file;
+  for (const auto& s : eg.G.state()) {
+    if (s.name.find(".in1.") != std::string::npos || s.name.find(".in2.") != std::string::npos) continue;
+    Tensor t = test::random_normal(s.tensor.shape(), rng);
+    if (s.name.find("stored_var") != std::string::npos) t.fill(1.0f);
+    g_file[s.name] = t;
+  }
+  for (const auto& s : d.state()) d_file[s.name] = test::random_normal(s.tensor.shape(), rng);
+  save_safetensors(scratch / "G.safetensors", g_file);
+  save_safetensors(scratch / "D.safetensors", d_file);
+
+  std::vector<std::string> args = train_args(data, scratch / "run", 1);
+  args.insert(args.end(), {"--init-g", scratch / "G.safetensors", "--init-d", scratch / "D.safetensors"});
+  const Result r = run(args);
+  REQUIRE_MESSAGE(r.status == 0, describe(r));
+  CHECK(r.err.find("kept at their initial values") != std::string::npos);
+  // G.linear is never trained by the colorizer: it must still hold the file's values.
+  const SafetensorsFile ckpt = load_safetensors(scratch / "run/checkpoints/latest.safetensors");
+  CHECK(test::compare(ckpt.at("EG.G.linear.weight"), g_file.at("linear.weight")).max_abs_error == 0.0);
+
+  // A D file with a wrong shape is refused, naming the key.
+  d_file["linear.weight"] = Tensor::zeros({1, 3});
+  save_safetensors(scratch / "D_bad.safetensors", d_file);
+  std::vector<std::string> bad = train_args(data, scratch / "run_bad", 1);
+  bad.insert(bad.end(), {"--init-d", scratch / "D_bad.safetensors"});
+  const Result refused = run(bad);
+  CHECK(refused.status == 1);
+  CHECK_MESSAGE(refused.err.find("linear.weight") != std::string::npos, refused.err);
 }

@@ -5,11 +5,13 @@
 #include <omp.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "cli/common.h"
 #include "cli/train_samples.h"
@@ -86,6 +88,27 @@ struct Models {
   std::unique_ptr<VGG16Features> vgg;
 };
 
+// BigGAN generator weights (G_ema_256.pth) into the colorizer's G, strictly, except that DGP's unused instance-norm
+// parameters (blocks.*.in1/in2, frozen, never computed with) may be absent: the official code loads this file with
+// strict=False, and a file without them keeps their initial values (weight 1, bias 0).
+void load_generator(Colorizer& eg, const std::string& path) {
+  NamedTensors tensors = load_state_dict_file(path);
+  std::set<std::string> present;
+  for (const auto& [name, t] : tensors) present.insert(name);
+  int filled = 0;
+  for (const Module::NamedTensor& s : eg.G.state()) {
+    const bool unused_norm = s.name.find(".in1.") != std::string::npos || s.name.find(".in2.") != std::string::npos;
+    if (unused_norm && !present.count(s.name)) {
+      tensors.emplace_back(s.name, s.tensor.clone());
+      ++filled;
+    }
+  }
+  load_state(eg.G, tensors, path);
+  if (filled > 0)
+    std::cerr << "bigcolor train: " << path << " has no unused instance-norm parameters (in1/in2); " << filled
+              << " kept at their initial values" << std::endl;
+}
+
 // The models as the options ask (on the CPU; weights from the files or initialized from the seed).
 Models build_models(const TrainCliOptions& o, const RunPaths& paths) {
   Models m;
@@ -103,7 +126,7 @@ Models build_models(const TrainCliOptions& o, const RunPaths& paths) {
     config.biggan.n_classes = o.n_classes;
     m.eg = std::make_unique<Colorizer>(config);
     init_orthogonal(*m.eg, init_rng);
-    if (!o.init_g.empty()) load_state(m.eg->G, load_state_dict_file(o.init_g), o.init_g);
+    if (!o.init_g.empty()) load_generator(*m.eg, o.init_g);
   }
   m.d = std::make_unique<Discriminator>(m.eg->config().biggan);
   if (!o.resume && !o.init_d.empty()) load_state(*m.d, load_state_dict_file(o.init_d), o.init_d);
@@ -140,6 +163,16 @@ std::string format_duration(double seconds) {
   if (s >= 3600) std::snprintf(buffer, sizeof buffer, "%lldh%02lldm", s / 3600, (s / 60) % 60);
   else std::snprintf(buffer, sizeof buffer, "%lldm%02llds", s / 60, s % 60);
   return buffer;
+}
+
+// "[#######.............]  35%" for the run's planned steps.
+std::string progress_bar(double fraction) {
+  fraction = std::clamp(fraction, 0.0, 1.0);
+  const int width = 20, filled = static_cast<int>(fraction * width);
+  char text[48];
+  std::snprintf(text, sizeof text, "[%.*s%.*s] %3d%%", filled, "####################", width - filled,
+                "....................", static_cast<int>(fraction * 100.0));
+  return text;
 }
 
 std::string skipped_text(const training::SkippedImages& s) {
@@ -279,10 +312,11 @@ int run_train(const TrainCliOptions& o) {
         log.flush();
         if (!o.quiet) {
           const double eta = (planned - progress.step) * (now / static_cast<double>(steps_this_session));
-          char line[256];
+          char line[320];
           std::snprintf(line, sizeof line,
-                        "epoch %lld/%d batch %lld/%lld step %lld | loss_d %.4f loss_g %.4f mse %.4f lpips %.4f | "
+                        "%s epoch %lld/%d batch %lld/%lld step %lld | loss_d %.4f loss_g %.4f mse %.4f lpips %.4f | "
                         "%.2f img/s | ETA %s",
+                        progress_bar(static_cast<double>(progress.step) / static_cast<double>(planned)).c_str(),
                         static_cast<long long>(epoch + 1), o.epochs, static_cast<long long>(batch->index + 1),
                         static_cast<long long>(per_epoch), static_cast<long long>(progress.step), losses.loss_d,
                         losses.loss_g, losses.mse, losses.lpips, rate, format_duration(eta).c_str());
