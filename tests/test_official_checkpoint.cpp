@@ -568,3 +568,22 @@ TEST_CASE("configuration: unsupported args.pkl / config.pickle values and disagr
 }
 
 }  // TEST_SUITE("checkpoint")
+
+// The same parity on the GPU, placed as `colorize --device cuda` places the model (only what forward() uses moves).
+TEST_SUITE("cuda" * doctest::skip(!cuda_available())) {
+TEST_CASE("cuda official tiny checkpoint: raw and EMA weights reproduce the official outputs on the GPU") {
+  for (const bool use_ema : {false, true}) {
+    const std::string weights = use_ema ? "ema" : "raw";
+    const auto eg = load_official_colorizer(find_official_checkpoint(tiny_dir()), use_ema);
+    eg->place_for_inference(Device::CUDA);
+    const Tensor x = parity().at("x").to(Device::CUDA);
+    const Tensor classes = parity().at("classes").to(Device::CUDA);
+    const Tensor z = parity().at("z").to(Device::CUDA);
+    test::check_close(eg->forward(x, classes, z), parity().at(weights + ".out"), kModelTolerance,
+                      "cuda " + weights + ": EG(x, c, z)");
+    const Tensor c_embed = parity().at(weights + ".c_embed").to(Device::CUDA);
+    test::check_close(eg->forward_with_c(x, c_embed, z), parity().at(weights + ".out_with_c"), kModelTolerance,
+                      "cuda " + weights + ": EG.forward_with_c(x, c_embed, z)");
+  }
+}
+}

@@ -241,7 +241,8 @@ int run_train(const TrainCliOptions& o) {
   loader_options.min_colorfulness = o.min_colorfulness;
   training::DataLoader loader(std::move(dataset), loader_options);
   const std::int64_t per_epoch = loader.max_batches_per_epoch();
-  const std::int64_t planned = o.max_steps > 0 ? o.max_steps : o.epochs * per_epoch;
+  const std::int64_t all_epochs = o.epochs * per_epoch;  // at most: skipped images shorten an epoch
+  const std::int64_t planned = o.max_steps > 0 ? std::min(o.max_steps, all_epochs) : all_epochs;
   if (!o.quiet) {
     std::cerr << "bigcolor train: " << sample_train_text << "\n  " << (o.resume ? "resuming at step " : "starting at step ")
               << progress.step << " (epoch " << progress.epoch << "), " << per_epoch << " batches of " << o.batch
@@ -342,9 +343,9 @@ int run_train(const TrainCliOptions& o) {
       progress.batch_in_epoch = 0;
       progress.data_cursor = 0;
       save_checkpoint();
-      char name[64];
-      std::snprintf(name, sizeof name, "epoch_%03lld.safetensors", static_cast<long long>(epoch));
-      save_training_checkpoint((paths.checkpoints / name).string(), trainer, progress, run_text);
+      char name[64];  // the EMA weights of each epoch, as the official run keeps EG_EMA_NNN.ckpt
+      std::snprintf(name, sizeof name, "ema_epoch_%03lld.safetensors", static_cast<long long>(epoch));
+      export_ema_colorizer((paths.checkpoints / name).string(), trainer);
       const std::string skipped = skipped_text(loader.skipped_this_epoch());
       if (!o.quiet && !skipped.empty()) std::cerr << (tty ? "\n" : "") << "epoch " << epoch << ": " << skipped << std::endl;
     }

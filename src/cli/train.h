@@ -4,7 +4,7 @@
 //   log.jsonl                     one JSON object per logged step: step, epoch, batch, loss_d, loss_g, mse, lpips,
 //                                 images_per_s, lr_g, lr_d, seconds (since the run started)
 //   checkpoints/latest.safetensors   everything to resume (training/train_checkpoint.h), replaced atomically
-//   checkpoints/epoch_NNN.safetensors  the same at the end of each epoch
+//   checkpoints/ema_epoch_NNN.safetensors  the EMA weights at the end of each epoch (a colorizer file)
 //   ema.safetensors               the EMA weights as a colorizer file (`bigcolor colorize --ckpt ema.safetensors`)
 //   samples/step_NNNNNNN_{train,val}.png  gray input | output | EMA output | ground truth, one row per image
 #pragma once

@@ -19,8 +19,9 @@ Initial weights: --init-eg (an official checkpoint folder or our .safetensors: f
   encoder is orthogonally initialized and G comes from --init-g (BigGAN's G_ema_256.pth) or orthogonal init; D from
   --init-d (D_256.pth) or orthogonal init. Without --init-* the widths are --width and --n-classes.
 Run folder: run.json, log.jsonl (one JSON line per logged step), checkpoints/latest.safetensors (replaced
-  atomically; --resume continues from it exactly), checkpoints/epoch_NNN.safetensors, ema.safetensors (the EMA
-  weights for 'bigcolor colorize --ckpt'), samples/step_NNNNNNN_{train,val}.png (gray | output | EMA output | truth).
+  atomically; --resume continues from it exactly), checkpoints/ema_epoch_NNN.safetensors (each epoch's EMA
+  weights), ema.safetensors (the latest EMA weights for 'bigcolor colorize --ckpt'),
+  samples/step_NNNNNNN_{train,val}.png (gray | output | EMA output | truth).
 Stops: a NaN or Inf loss stops the run (exit 1) naming the step, keeping the last good checkpoint; Ctrl-C or
   SIGTERM saves a checkpoint and exits with 130.)";
 }  // namespace

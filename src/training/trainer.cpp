@@ -1,6 +1,7 @@
 #include "training/trainer.h"
 
 #include <cmath>
+#include <set>
 #include <string>
 
 #include "kernels/ops.h"
@@ -77,6 +78,12 @@ Trainer::Trainer(Colorizer& eg, Discriminator& d, VGG16Features* vgg, const Trai
   if (vgg != nullptr && options.coef_lpips != 0.0f) perceptual_.emplace(*vgg);
   BIGCOLOR_CHECK(eg.grad_enabled() && d.grad_enabled(), "trainer: the models need their gradients enabled");
   eg_.E.set_rng(&rng_);
+  // The parameters the colorizer never runs (G.linear, the blocks before id_mid_layer: ~61M of 105M at full width)
+  // would hold zero gradients for nothing: free them (nothing writes or reads them; zero_grad skips them).
+  std::set<const Parameter*> trained;
+  for (const Module::NamedParameter& p : trained_parameters(eg)) trained.insert(p.parameter);
+  for (const Module::NamedParameter& p : eg.parameters())
+    if (!trained.count(p.parameter)) p.parameter->grad = Tensor{};
 }
 
 double Trainer::lr_factor(double decay, std::int64_t epoch) {
