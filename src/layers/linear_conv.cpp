@@ -44,6 +44,8 @@ Tensor SpectralNorm::forward(bool training, bool keep_for_backward) {
   return weight_sn;
 }
 
+void SpectralNorm::discard() { sigma_ = u_new_ = v_ = Tensor{}; }
+
 void SpectralNorm::backward(const Tensor& d_weight_sn) {
   BIGCOLOR_CHECK(sigma_.defined(), "spectral norm: backward without a saved forward");
   const std::int64_t rows = weight_.value.dim(0), cols = weight_.value.numel() / rows;
@@ -97,9 +99,11 @@ Tensor SNLinear::forward(const Tensor& x) {
 Tensor SNLinear::backward(const Tensor& d_out, bool need_d_in) {
   check_saved(x_, "SNLinear");
   Tensor d_in = need_d_in ? empty_like(x_) : Tensor{}, none;
-  Tensor d_weight_sn = zeros_like(weight.value);
+  // No gradient tensor (frozen, or held back by the caller): only d_in is computed.
+  Tensor d_weight_sn = weight.grad.defined() ? zeros_like(weight.value) : Tensor{};
   ops::linear_backward(d_in, d_weight_sn, grad_or_empty(bias, none), d_out, x_, weight_sn_);
-  sn_.backward(d_weight_sn);
+  if (d_weight_sn.defined()) sn_.backward(d_weight_sn);
+  else sn_.discard();
   x_ = weight_sn_ = Tensor{};
   return d_in;
 }
@@ -198,9 +202,10 @@ Tensor SNConv2d::forward_upsampled(const Tensor& x) {
 Tensor SNConv2d::backward(const Tensor& d_out, bool need_d_in) {
   check_saved(x_, "SNConv2d");
   Tensor d_in = need_d_in ? empty_like(x_) : Tensor{}, none;
-  Tensor d_weight_sn = zeros_like(weight.value);
+  Tensor d_weight_sn = weight.grad.defined() ? zeros_like(weight.value) : Tensor{};  // none: d_in only
   conv_apply_backward(d_in, d_weight_sn, grad_or_empty(bias, none), d_out, x_, weight_sn_, padding_, upsampled_);
-  sn_.backward(d_weight_sn);
+  if (d_weight_sn.defined()) sn_.backward(d_weight_sn);
+  else sn_.discard();
   x_ = weight_sn_ = Tensor{};
   return d_in;
 }
@@ -239,6 +244,11 @@ Tensor SNEmbedding::forward(const Tensor& indices) {
 
 void SNEmbedding::backward(const Tensor& d_out) {
   check_saved(indices_, "SNEmbedding");
+  if (!weight.grad.defined()) {  // no gradient tensor: an embedding passes nothing to an input
+    sn_.discard();
+    indices_ = Tensor{};
+    return;
+  }
   Tensor d_weight_sn = zeros_like(weight.value);
   ops::embedding_backward(d_weight_sn, d_out, indices_);
   sn_.backward(d_weight_sn);

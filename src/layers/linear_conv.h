@@ -16,6 +16,7 @@ class SpectralNorm {
   Tensor forward(bool training, bool keep_for_backward);
   // weight.grad += the gradient through W/σ, given d_weight_sn (weight's shape), the gradient of W/σ.
   void backward(const Tensor& d_weight_sn);
+  void discard();  // drops what the last forward kept, when no weight gradient is wanted
 
  private:
   Parameter& weight_;

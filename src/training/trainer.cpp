@@ -146,7 +146,21 @@ StepLosses Trainer::step(const StepBatch& batch) {
   eg_.zero_grad();
   const Hinge adv = negative_mean(d_.forward(fake, classes), options_.coef_adv);
   losses.loss_g = adv.value * options_.coef_adv;
-  Tensor d_fake = d_.backward(adv.grad, /*need_d_x=*/true);
+  // Only the gradient reaching the image is wanted from this D pass: its weight gradients (which the official
+  // code computes and then discards with the next zero_grad) are skipped by holding D's gradient tensors back.
+  Tensor d_fake;
+  {
+    std::vector<std::pair<Parameter*, Tensor>> held;
+    for (const Module::NamedParameter& p : d_.parameters()) held.emplace_back(p.parameter, std::move(p.parameter->grad));
+    try {
+      for (auto& [p, g] : held) p->grad = Tensor{};
+      d_fake = d_.backward(adv.grad, /*need_d_x=*/true);
+    } catch (...) {
+      for (auto& [p, g] : held) p->grad = std::move(g);
+      throw;
+    }
+    for (auto& [p, g] : held) p->grad = std::move(g);
+  }
 
   // fake01 = (fake + 1) / 2; its gradient reaches fake halved.
   const Tensor fake01 = fn::scale(fn::add(fake, Tensor::full(fake.shape(), 1.0f, dev)), 0.5f);
