@@ -18,31 +18,19 @@
 #include <vector>
 
 #include "imaging/image.h"
+#include "test_util.h"
 
 namespace bigcolor::test::cli {
 
 namespace fs = std::filesystem;
 
-// A fresh folder, removed with its content at the end of the scope.
+// A fresh folder, removed with its content at the end of the scope; `scratch / "name"` is a path string in it.
 class Scratch {
  public:
-  Scratch() {
-    static std::atomic<int> counter{0};
-    const auto stamp = std::chrono::steady_clock::now().time_since_epoch().count();
-    root_ = fs::temp_directory_path() / ("bigcolor_cli_test_" + std::to_string(stamp) + "_" +
-                                         std::to_string(std::random_device{}()) + "_" + std::to_string(counter++));
-    fs::create_directories(root_);
-  }
-  ~Scratch() {
-    std::error_code ec;
-    fs::remove_all(root_, ec);
-  }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-  std::string operator/(const std::string& name) const { return (root_ / name).string(); }
+  std::string operator/(const std::string& name) const { return (folder_.path() / name).string(); }
 
  private:
-  fs::path root_;
+  test::TempFolder folder_{"bigcolor_cli_test_"};
 };
 
 struct Result {

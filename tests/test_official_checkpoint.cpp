@@ -52,31 +52,18 @@ float parity_float(const std::string& key) {
 // A fresh folder under the system's temporary folder, removed with everything in it at the end of the scope.
 class TempDir {
  public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    const auto stamp = std::chrono::steady_clock::now().time_since_epoch().count();
-    path_ = fs::temp_directory_path() / ("bigcolor_ckpt_test_" + std::to_string(stamp) + "_" +
-                                         std::to_string(std::random_device{}()) + "_" + std::to_string(counter++));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  fs::path operator/(const std::string& name) const { return path_ / name; }
-  std::string str() const { return path_.string(); }
+  fs::path operator/(const std::string& name) const { return folder_.path() / name; }
+  std::string str() const { return folder_.path().string(); }
   // Copies golden files of official_tiny into `sub` (created).
   fs::path with(const std::string& sub, const std::vector<std::string>& names) const {
-    const fs::path dir = path_ / sub;
+    const fs::path dir = folder_.path() / sub;
     fs::create_directories(dir);
     for (const std::string& name : names) fs::copy_file(fs::path(tiny_dir()) / name, dir / name);
     return dir;
   }
 
  private:
-  fs::path path_;
+  test::TempFolder folder_{"bigcolor_ckpt_test_"};
 };
 
 bool bit_equal(const Tensor& a, const Tensor& b) {

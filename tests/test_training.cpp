@@ -131,9 +131,8 @@ TEST_CASE("training: the perceptual loss's gradient matches a finite difference"
 }
 
 TEST_CASE("training: steps are finite, move the weights, and resume bit for bit") {
-  const std::filesystem::path dir = std::filesystem::temp_directory_path() / "bigcolor_test_resume";
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
+  const TempFolder folder("bigcolor_test_resume_");
+  const std::filesystem::path& dir = folder.path();
   const std::vector<StepBatch> batches = tiny_batches(4, 2, 64, 64, 21);
 
   TinyTraining straight(7);
@@ -186,13 +185,11 @@ TEST_CASE("training: steps are finite, move the weights, and resume bit for bit"
   // A checkpoint of another configuration is refused, naming the file.
   TinyTraining wider(7, /*width=*/4);
   CHECK_THROWS_WITH_AS(load_training_checkpoint(path, *wider.trainer), doctest::Contains("latest.safetensors"), Error);
-  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("training: a checkpoint writer killed mid-write leaves the previous checkpoint intact") {
-  const std::filesystem::path dir = std::filesystem::temp_directory_path() / "bigcolor_test_kill";
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
+  const TempFolder folder("bigcolor_test_kill_");
+  const std::filesystem::path& dir = folder.path();
   const std::string path = (dir / "latest.safetensors").string();
   TinyTraining t(3);
   save_training_checkpoint(path, *t.trainer, TrainProgress{1, 0, 1});
@@ -221,5 +218,4 @@ TEST_CASE("training: a checkpoint writer killed mid-write leaves the previous ch
     CHECK(load_training_checkpoint(path, *fresh.trainer).progress.step == 1);
   }
   CHECK(interrupted > 0);  // at least one kill really interrupted a write
-  std::filesystem::remove_all(dir);
 }

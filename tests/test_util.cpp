@@ -2,7 +2,10 @@
 
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <chrono>
 #include <cmath>
+#include <random>
 #include <limits>
 #include <sstream>
 #include <vector>
@@ -64,5 +67,19 @@ Tensor random_uniform(const Shape& shape, Rng& rng, float low, float high, Devic
 }
 
 std::string golden_path(const std::string& name) { return std::string(BIGCOLOR_GOLDEN_DIR) + "/" + name; }
+
+TempFolder::TempFolder(const std::string& prefix) {
+  static std::atomic<int> counter{0};
+  const auto stamp = std::chrono::steady_clock::now().time_since_epoch().count();
+  path_ = std::filesystem::temp_directory_path() / (prefix + std::to_string(stamp) + "_" +
+                                                    std::to_string(std::random_device{}()) + "_" +
+                                                    std::to_string(counter++));
+  std::filesystem::create_directories(path_);
+}
+
+TempFolder::~TempFolder() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
 
 }  // namespace bigcolor::test

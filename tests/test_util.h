@@ -3,6 +3,7 @@
 // poisoning outputs so an element a kernel never wrote fails, and locating the golden files.
 #pragma once
 
+#include <filesystem>
 #include <string>
 
 #include "tensor/rng.h"
@@ -34,5 +35,19 @@ Tensor random_uniform(const Shape& shape, Rng& rng, float low, float high, Devic
 
 // Full path of a file in tests/golden/.
 std::string golden_path(const std::string& name);
+
+// A fresh, uniquely named folder under the system's temporary folder (prefix + time + random + counter), removed with
+// everything in it at the end of the scope.
+class TempFolder {
+ public:
+  explicit TempFolder(const std::string& prefix);
+  ~TempFolder();
+  TempFolder(const TempFolder&) = delete;
+  TempFolder& operator=(const TempFolder&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
 
 }  // namespace bigcolor::test
