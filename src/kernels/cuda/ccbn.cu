@@ -31,6 +31,7 @@
 
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_ops.h"
+#include "kernels/cuda/workspace.h"
 #include "tensor/cuda_memory.h"
 
 namespace bigcolor::cuda {
@@ -42,21 +43,6 @@ constexpr int kWarps = kThreads / 32;
 constexpr std::int64_t kChunk = 8192;  // elements per block: 8 float4 per thread; a multiple of 4·kThreads
 
 bool aligned16(const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; }
-
-// Device scratch memory from the caching allocator, returned when the object dies. Returning it while the kernels
-// that use it are still queued is safe: every later user of the block is queued behind them on the default stream.
-class Workspace {
- public:
-  explicit Workspace(std::size_t bytes) : bytes_(bytes < 256 ? 256 : bytes), ptr_(allocate(bytes_)) {}
-  ~Workspace() { deallocate(ptr_, bytes_); }
-  Workspace(const Workspace&) = delete;
-  Workspace& operator=(const Workspace&) = delete;
-  char* bytes() const { return static_cast<char*>(ptr_); }
-
- private:
-  std::size_t bytes_;
-  void* ptr_;
-};
 
 struct Geometry {
   std::int64_t batch, channels, hw;
@@ -355,7 +341,7 @@ void ccbn_forward(const Tensor& out, const Tensor& saved_mean, const Tensor& sav
 
   const std::int64_t per_channel = g.batch * g.cpp;
   Workspace ws(training ? static_cast<std::size_t>(2 * g.channels * per_channel) * sizeof(double) : 0);
-  auto* s1 = reinterpret_cast<double*>(ws.bytes());  // (C, B·cpp)
+  auto* s1 = reinterpret_cast<double*>(ws.data());  // (C, B·cpp)
   double* s2 = s1 + g.channels * per_channel;         // (C, B·cpp)
   if (training) {
     stats_partial_kernel<<<static_cast<unsigned int>(blocks), kThreads>>>(s1, s2, x, g, vec4);
@@ -403,7 +389,7 @@ void ccbn_backward(const Tensor& d_in, const Tensor& d_gain, const Tensor& d_bia
   Workspace ws(need_sums ? static_cast<std::size_t>(2 * partials) * sizeof(double) +
                                static_cast<std::size_t>(2 * g.channels) * sizeof(float)
                          : 0);
-  auto* sum_gz = reinterpret_cast<double*>(ws.bytes());
+  auto* sum_gz = reinterpret_cast<double*>(ws.data());
   double* sum_gzx = sum_gz + partials;
   auto* mean_g = reinterpret_cast<float*>(sum_gzx + partials);
   float* mean_gx = mean_g + g.channels;

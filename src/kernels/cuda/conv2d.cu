@@ -25,6 +25,7 @@
 
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_ops.h"
+#include "kernels/cuda/workspace.h"
 #include "tensor/cuda_memory.h"
 
 namespace bigcolor::cuda {
@@ -237,23 +238,6 @@ const ConvPlan& plan_for(const Tensor& in, const Tensor& weight, int padding, Di
   return plan;
 }
 
-// A workspace block from the caching allocator for the duration of one cuDNN call.
-class Workspace {
- public:
-  explicit Workspace(std::size_t bytes) : bytes_(bytes), ptr_(bytes > 0 ? allocate(bytes) : nullptr) {}
-  ~Workspace() {
-    if (ptr_ != nullptr) deallocate(ptr_, bytes_);
-  }
-  Workspace(const Workspace&) = delete;
-  Workspace& operator=(const Workspace&) = delete;
-  void* ptr() const { return ptr_; }
-  std::size_t bytes() const { return bytes_; }
-
- private:
-  std::size_t bytes_;
-  void* ptr_;
-};
-
 void add_channel_bias(const Tensor& out, const Tensor& bias) {
   const std::int64_t n = out.numel();
   const std::int64_t channels = out.dim(1);
@@ -278,8 +262,8 @@ void conv2d_forward(const Tensor& out, const Tensor& in, const Tensor& weight, c
     const float zero = 0.0f;
     CUDNN_CHECK(cudnnConvolutionForward(cudnn_handle(), &one, plan.in_desc, in.data<float>(), plan.filter_desc,
                                         weight.data<float>(), plan.conv_desc,
-                                        static_cast<cudnnConvolutionFwdAlgo_t>(choice.algo), workspace.ptr(),
-                                        workspace.bytes(), &zero, plan.out_desc, out.data<float>()));
+                                        static_cast<cudnnConvolutionFwdAlgo_t>(choice.algo), workspace.data(),
+                                        workspace.size(), &zero, plan.out_desc, out.data<float>()));
   }
   if (bias.defined()) add_channel_bias(out, bias);
 }
@@ -310,7 +294,7 @@ void conv2d_backward(const Tensor& d_in, const Tensor& d_weight, const Tensor& d
     CUDNN_CHECK(cudnnConvolutionBackwardFilter(cudnn_handle(), &one, plan.in_desc, in.data<float>(), plan.out_desc,
                                                d_out.data<float>(), plan.conv_desc,
                                                static_cast<cudnnConvolutionBwdFilterAlgo_t>(choice.algo),
-                                               workspace.ptr(), workspace.bytes(), &one, plan.filter_desc,
+                                               workspace.data(), workspace.size(), &one, plan.filter_desc,
                                                d_weight.data<float>()));
   }
   if (d_in.defined()) {  // d_in = full convolution of d_out with the flipped weight (beta = 0: overwrite)
@@ -320,7 +304,7 @@ void conv2d_backward(const Tensor& d_in, const Tensor& d_weight, const Tensor& d
     CUDNN_CHECK(cudnnConvolutionBackwardData(cudnn_handle(), &one, plan.filter_desc, weight.data<float>(),
                                              plan.out_desc, d_out.data<float>(), plan.conv_desc,
                                              static_cast<cudnnConvolutionBwdDataAlgo_t>(choice.algo),
-                                             workspace.ptr(), workspace.bytes(), &zero, plan.in_desc,
+                                             workspace.data(), workspace.size(), &zero, plan.in_desc,
                                              d_in.data<float>()));
   }
 }

@@ -34,6 +34,7 @@
 
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_ops.h"
+#include "kernels/cuda/workspace.h"
 #include "tensor/cuda_memory.h"
 
 namespace bigcolor::cuda {
@@ -50,21 +51,6 @@ constexpr std::int64_t kLongRow = 1024;          // row_matvec: rows at least th
 constexpr int kBatch = 4;                        // col_partial, row_matvec: loads issued together per thread
 
 bool aligned16(const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; }
-
-// Device scratch memory from the caching allocator, returned when the object dies. Returning it while the kernels
-// that use it are still queued is safe: every later user of the block is queued behind them on the default stream.
-class Workspace {
- public:
-  explicit Workspace(std::size_t bytes) : bytes_(bytes < 256 ? 256 : bytes), ptr_(allocate(bytes_)) {}
-  ~Workspace() { deallocate(ptr_, bytes_); }
-  Workspace(const Workspace&) = delete;
-  Workspace& operator=(const Workspace&) = delete;
-  char* bytes() const { return static_cast<char*>(ptr_); }
-
- private:
-  std::size_t bytes_;
-  void* ptr_;
-};
 
 // Loads VEC consecutive floats (VEC = 4: one aligned float4) through the read-only path.
 template <int VEC>
@@ -409,7 +395,7 @@ void spectral_norm_forward(const Tensor& weight_sn, const Tensor& sigma, const T
   Workspace ws(static_cast<std::size_t>(v_raw_doubles + partial_doubles + v_norm2_doubles + t_raw_doubles +
                                         t_norm2_doubles + scalar_doubles) *
                sizeof(double));
-  auto* base = reinterpret_cast<double*>(ws.bytes());
+  auto* base = reinterpret_cast<double*>(ws.data());
   auto* v_raw = reinterpret_cast<float*>(base);
   double* partial = base + v_raw_doubles;
   double* v_norm2 = partial + partial_doubles;
@@ -469,7 +455,7 @@ void spectral_norm_backward(const Tensor& d_weight, const Tensor& d_weight_sn, c
   chunk = round_up(chunk, 4);
   const std::int64_t partials = ceil_div(n, chunk);
   Workspace ws(static_cast<std::size_t>(partials + 2) * sizeof(double));
-  auto* partial = reinterpret_cast<double*>(ws.bytes());
+  auto* partial = reinterpret_cast<double*>(ws.data());
   double* scalars = partial + partials;
 
   dot_partial_kernel<<<static_cast<unsigned int>(partials), kThreads>>>(partial, g, w, n, chunk,
