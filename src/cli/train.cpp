@@ -342,7 +342,9 @@ int run_train(const TrainCliOptions& o) {
       progress.epoch = epoch + 1;
       progress.batch_in_epoch = 0;
       progress.data_cursor = 0;
-      save_checkpoint();
+      // A checkpoint written at this epoch's last step already resumes correctly (its loader position ends the
+      // epoch at once): no second copy of the same weights.
+      if (last_checkpoint_step != progress.step) save_checkpoint();
       char name[64];  // the EMA weights of each epoch, as the official run keeps EG_EMA_NNN.ckpt
       std::snprintf(name, sizeof name, "ema_epoch_%03lld.safetensors", static_cast<long long>(epoch));
       export_ema_colorizer((paths.checkpoints / name).string(), trainer);
