@@ -15,9 +15,11 @@
 #include <regex>
 #include <sstream>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "cli/common.h"
+#include "tensor/files.h"
 #include "io/torch_file.h"
 #include "models/checkpoint.h"
 #include "tensor/safetensors.h"
@@ -95,71 +97,128 @@ std::string index_label(std::size_t i) {
   return label + "]";
 }
 
-void print_tree(std::ostream& out, const PickleValue& v, int indent, int depth);
+// Prints pickled trees for a person to read, bounded by the file rather than by what it expands to: a pickle's memo
+// lets a container be referenced again and again, so a few hundred bytes can describe 2^40 leaves (a list of two
+// references to a list of two references to ...). Every container is therefore printed once; met again, it is one
+// line "<the same list as root[0][1]>". And the report stops after kMaxTreeLines lines, saying so.
+constexpr std::size_t kMaxTreeLines = 20000;
+constexpr std::size_t kMaxWhere = 240;  // the longest "root.a[3].b" kept for the "the same ... as" lines
 
-void print_entry(std::ostream& out, const std::string& label, const PickleValue& v, int indent, int depth) {
-  out << std::string(indent, ' ') << label << ":";
-  if (is_scalar(v)) {
-    out << " " << scalar_text(v) << "\n";
-  } else {
-    print_tree(out, v, indent + 2, depth + 1);
-  }
-}
+class TreePrinter {
+ public:
+  explicit TreePrinter(std::ostream& out) : out_(out) {}
 
-// Prints a container's header on the current line, then its entries one per line (scalar lists inline).
-void print_tree(std::ostream& out, const PickleValue& v, int indent, int depth) {
-  if (depth > 40) {
-    out << " ...\n";
-    return;
+  // "label: value" on one line, or "label:" and the container below it.
+  void entry(const std::string& label, const PickleValue& v, int indent, int depth, const std::string& where) {
+    if (!take_line()) return;
+    out_ << std::string(indent, ' ') << label << ":";
+    if (is_scalar(v)) {
+      out_ << " " << scalar_text(v) << "\n";
+    } else {
+      tree(v, indent + 2, depth + 1, where);
+    }
   }
-  switch (v.kind()) {
-    case Kind::List:
-    case Kind::Tuple:
-    case Kind::Set: {
-      const auto& items = v.items();
-      const bool all_scalar = std::all_of(items.begin(), items.end(), [](const PickleValue* p) {
-        return is_scalar(*p) && !p->is(Kind::Tensor);
-      });
-      const char* open = v.is(Kind::List) ? "[" : v.is(Kind::Tuple) ? "(" : "{";
-      const char* close = v.is(Kind::List) ? "]" : v.is(Kind::Tuple) ? ")" : "}";
-      if (all_scalar) {
-        std::string line = open;
-        for (std::size_t i = 0; i < items.size(); ++i) {
-          if (i != 0) line += ", ";
-          line += scalar_text(*items[i]);
-        }
-        line += close;
-        if (line.size() <= 100) {
-          out << " " << line << "\n";
-          return;
-        }
-      }
-      out << " " << v.kind_name() << " of " << items.size() << "\n";
-      for (std::size_t i = 0; i < items.size(); ++i)
-        print_entry(out, index_label(i), *items[i], indent, depth);
+
+  // A container's header on the current line, then its entries one per line (scalar lists inline).
+  void tree(const PickleValue& v, int indent, int depth, const std::string& where) {
+    if (depth > 40) {
+      out_ << " ...\n";
       return;
     }
-    case Kind::Dict:
-      out << " dict of " << v.size() << "\n";
-      for (const PickleValue::Entry& e : v.entries()) print_entry(out, key_text(*e.key), *e.value, indent, depth);
-      return;
-    case Kind::Object: {
-      out << " " << printable(v.class_name()) << "\n";
-      if (v.args() != nullptr && v.args()->size() > 0) print_entry(out, "(args)", *v.args(), indent, depth);
-      if (v.state() != nullptr) {
-        if (v.state()->is(Kind::Dict)) {
-          for (const PickleValue::Entry& e : v.state()->entries())
-            print_entry(out, key_text(*e.key), *e.value, indent, depth);
-        } else {
-          print_entry(out, "(state)", *v.state(), indent, depth);
-        }
+    if (!is_scalar(v)) {
+      const auto [it, first] = seen_.emplace(&v, where);
+      if (!first) {
+        out_ << " <the same " << v.kind_name() << " as " << it->second << ">\n";
+        return;
       }
-      return;
     }
-    default:
-      out << " " << scalar_text(v) << "\n";
+    switch (v.kind()) {
+      case Kind::List:
+      case Kind::Tuple:
+      case Kind::Set: {
+        const auto& items = v.items();
+        if (inline_scalars(v)) return;
+        out_ << " " << v.kind_name() << " of " << items.size() << "\n";
+        for (std::size_t i = 0; i < items.size() && !cut_; ++i)
+          entry(index_label(i), *items[i], indent, depth, child(where, index_label(i)));
+        return;
+      }
+      case Kind::Dict:
+        out_ << " dict of " << v.size() << "\n";
+        for (const PickleValue::Entry& e : v.entries()) {
+          if (cut_) return;
+          const std::string key = key_text(*e.key);
+          entry(key, *e.value, indent, depth, child(where, "." + key));
+        }
+        return;
+      case Kind::Object: {
+        out_ << " " << printable(v.class_name()) << "\n";
+        if (v.args() != nullptr && v.args()->size() > 0) entry("(args)", *v.args(), indent, depth, where + "(args)");
+        if (v.state() != nullptr) {
+          if (v.state()->is(Kind::Dict)) {
+            for (const PickleValue::Entry& e : v.state()->entries()) {
+              if (cut_) return;
+              const std::string key = key_text(*e.key);
+              entry(key, *e.value, indent, depth, child(where, "." + key));
+            }
+          } else {
+            entry("(state)", *v.state(), indent, depth, where + "(state)");
+          }
+        }
+        return;
+      }
+      default:
+        out_ << " " << scalar_text(v) << "\n";
+    }
   }
-}
+
+  // After the last tree: says where the report was cut, if it was.
+  void finish() const {
+    if (cut_)
+      out_ << "... (cut after " << kMaxTreeLines << " lines: the pickle describes more than inspect prints)\n";
+  }
+
+ private:
+  bool take_line() {
+    if (cut_ || lines_ >= kMaxTreeLines) {
+      cut_ = true;
+      return false;
+    }
+    ++lines_;
+    return true;
+  }
+
+  // A list of scalars on the header's line, when it fits in 100 characters.
+  bool inline_scalars(const PickleValue& v) {
+    const auto& items = v.items();
+    const bool all_scalar = std::all_of(items.begin(), items.end(), [](const PickleValue* p) {
+      return is_scalar(*p) && !p->is(Kind::Tensor);
+    });
+    if (!all_scalar || items.size() > 50) return false;
+    std::string line = v.is(Kind::List) ? "[" : v.is(Kind::Tuple) ? "(" : "{";
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      if (i != 0) line += ", ";
+      line += scalar_text(*items[i]);
+      if (line.size() > 100) return false;
+    }
+    line += v.is(Kind::List) ? "]" : v.is(Kind::Tuple) ? ")" : "}";
+    if (line.size() > 100) return false;
+    out_ << " " << line << "\n";
+    return true;
+  }
+
+  static std::string child(const std::string& where, const std::string& part) {
+    if (where.size() >= kMaxWhere) return where;  // already ends in "..."
+    std::string out = where + part;
+    if (out.size() > kMaxWhere) out = out.substr(0, kMaxWhere - 3) + "...";
+    return out;
+  }
+
+  std::ostream& out_;
+  std::unordered_map<const PickleValue*, std::string> seen_;
+  std::size_t lines_ = 0;
+  bool cut_ = false;
+};
 
 void print_config(std::ostream& out, const ColorizerConfig& c) {
   const BigGANConfig& g = c.biggan;
@@ -178,9 +237,9 @@ std::uint64_t values_of(const NamedTensors& tensors) {
 }
 
 bool looks_like_safetensors(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
+  const ReadFile f(path);  // a FIFO or a device is refused here, with the loaders' message
   char head[9] = {};
-  if (!f.read(head, 9)) return false;
+  if (std::fread(head, 1, 9, f.get()) != 9) return false;
   return head[8] == '{';
 }
 
@@ -241,18 +300,22 @@ void inspect_torch(std::ostream& out, const std::string& path) {
       out << " " << key << " " << (v != nullptr ? scalar_text(*v) : std::string("(absent)")) << ",";
     }
     out << " " << list.size() << " shadow params (" << format_count(values) << " values)\n";
+    TreePrinter printer(out);
     for (const PickleValue::Entry& e : root.entries()) {
       const std::string key = key_text(*e.key);
       if (key == "decay" || key == "num_updates" || key == "shadow_params") continue;
-      print_entry(out, key, *e.value, 0, 0);
+      printer.entry(key, *e.value, 0, 0, key);
     }
+    printer.finish();
     out << "shadow_params:\n";
     for (std::size_t i = 0; i < list.size(); ++i)
       out << "  [" << i << "]  " << tensor_text(list[i]) << "\n";
     return;
   }
   out << "root:";
-  print_tree(out, root, 2, 0);
+  TreePrinter printer(out);
+  printer.tree(root, 2, 0, "root");
+  printer.finish();
 }
 
 void inspect_folder(std::ostream& out, const InspectOptions& o) {

@@ -18,6 +18,7 @@
 #include <type_traits>
 
 #include "tensor/error.h"
+#include "tensor/files.h"
 
 // libjpeg-turbo (Debian libjpeg62-turbo-dev) and libpng (libpng-dev) read and write JPEG and PNG. jpeglib.h needs
 // <cstdio> (FILE, size_t) first; jerror.h gives the message codes.
@@ -53,23 +54,8 @@ const char* format_name(Format f) {
 }
 
 std::vector<std::uint8_t> read_file(const std::string& path) {
-  std::error_code ec;
-  const auto status = std::filesystem::status(path, ec);
-  if (ec || !std::filesystem::exists(status)) {
-    detail::throw_error(path, ": cannot read image file: no such file");
-  }
-  BIGCOLOR_CHECK(!std::filesystem::is_directory(status), path, ": cannot read image file: it is a directory");
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) detail::throw_error(path, ": cannot read image file: ", std::strerror(errno));
-  const std::streamoff size = in.tellg();
-  BIGCOLOR_CHECK(size >= 0, path, ": cannot read image file: cannot tell its size");
-  BIGCOLOR_CHECK(static_cast<std::uintmax_t>(size) <= kMaxFileBytes, path, ": file is ", size,
-                 " bytes, over the limit of ", kMaxFileBytes, " bytes for an image");
-  BIGCOLOR_CHECK(size > 0, path, ": empty file (0 bytes), not an image");
-  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(size));
-  in.seekg(0);
-  in.read(reinterpret_cast<char*>(bytes.data()), size);
-  BIGCOLOR_CHECK(in.good(), path, ": cannot read image file: read error");
+  std::vector<std::uint8_t> bytes = read_regular_file(path, kMaxFileBytes, "an image");
+  BIGCOLOR_CHECK(!bytes.empty(), path, ": empty file (0 bytes), not an image");
   return bytes;
 }
 
@@ -663,38 +649,6 @@ std::string lower_extension(const std::string& path) {
   return ext;
 }
 
-// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
-void write_atomically(const std::string& path, const std::vector<std::uint8_t>& bytes) {
-  static std::atomic<unsigned> counter{0};
-  const std::string temp = path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
-  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    const int err = errno;
-    detail::throw_error(path, ": cannot write image file: ", std::strerror(err));
-  }
-  std::size_t done = 0;
-  int err = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      err = errno;
-      break;
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  if (err == 0 && ::fsync(fd) != 0) err = errno;
-  if (::close(fd) != 0 && err == 0) err = errno;
-  if (err != 0) {
-    ::unlink(temp.c_str());
-    detail::throw_error(path, ": cannot write image file: ", std::strerror(err));
-  }
-  if (std::rename(temp.c_str(), path.c_str()) != 0) {
-    err = errno;
-    ::unlink(temp.c_str());
-    detail::throw_error(path, ": cannot replace file: ", std::strerror(err));
-  }
-}
 
 // torchvision's rgb_to_grayscale on a float tensor is three scalings and two additions, each its own tensor op
 // rounded to float32. A fused multiply-add (which GCC forms by default in C++ on FMA targets, and clang within an
@@ -728,7 +682,7 @@ std::uint8_t float_to_u8(float x) {
   return static_cast<std::uint8_t>(x * 255.0f);  // truncation, as torch's float -> uint8 cast
 }
 
-void save_image(const std::string& path, const Image& image, int jpeg_quality) {
+std::vector<std::uint8_t> encode_image(const std::string& path, const Image& image, int jpeg_quality) {
   const std::string ext = lower_extension(path);
   const bool png = ext == ".png";
   const bool jpeg = ext == ".jpg" || ext == ".jpeg";
@@ -770,7 +724,12 @@ void save_image(const std::string& path, const Image& image, int jpeg_quality) {
     }
   }
   BIGCOLOR_CHECK(!encoded.empty(), path, ": ", png ? "PNG" : "JPEG", " encoding failed (no output)");
-  write_atomically(path, encoded);
+  return encoded;
+}
+
+void save_image(const std::string& path, const Image& image, int jpeg_quality) {
+  const std::vector<std::uint8_t> encoded = encode_image(path, image, jpeg_quality);
+  write_file_atomically(path, encoded.data(), encoded.size(), "image file");
 }
 
 Tensor to_tensor(const Image& image) {

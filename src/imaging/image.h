@@ -61,6 +61,9 @@ Image load_image(const std::string& path);
 // jpeg_quality (1..100) is used for .jpg/.jpeg only. The image must have 1 or 3 channels and
 // width * height * channels pixels; values outside [0,1] are clamped first (NaN -> 0).
 void save_image(const std::string& path, const Image& image, int jpeg_quality = kOfficialJpegQuality);
+// The bytes save_image writes (the format from `path`'s extension), without writing them.
+std::vector<std::uint8_t> encode_image(const std::string& path, const Image& image,
+                                       int jpeg_quality = kOfficialJpegQuality);
 
 // float -> 8-bit sample as ToPILImage: trunc(clamp(x, 0, 1) * 255.0f); NaN gives 0.
 std::uint8_t float_to_u8(float x);

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "tensor/error.h"
+#include "tensor/files.h"
 
 namespace bigcolor {
 
@@ -903,8 +904,7 @@ Pickle unpickle(const void* data, std::size_t size, const UnpickleOptions& optio
 
 Pickle unpickle_file(const std::string& path, std::uint64_t offset, const UnpickleOptions& options,
                      std::uint64_t* end) {
-  std::FILE* file = std::fopen(path.c_str(), "rb");
-  BIGCOLOR_CHECK(file != nullptr, path, ": cannot open file");
+  std::FILE* file = open_regular_file(path);
   struct Closer {
     std::FILE* f;
     ~Closer() { std::fclose(f); }

@@ -7,6 +7,7 @@
 #include <bit>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -14,6 +15,7 @@
 
 #include "io/zip_archive.h"
 #include "tensor/error.h"
+#include "tensor/files.h"
 
 namespace bigcolor {
 
@@ -74,6 +76,11 @@ float half_to_float(std::uint16_t h) {
 
 // A view may repeat its storage's elements (zero strides) up to this many elements in all.
 constexpr std::uint64_t kMaxBroadcastElements = std::uint64_t(1) << 24;
+// What all the tensors of one file may expand to: twice the file's size (views may share a storage, as tied weights
+// do) plus room for broadcast views. A crafted file whose thousand tensors all view one large storage would
+// otherwise materialize a thousand copies of it.
+constexpr std::uint64_t kMaxMaterializedSlack = std::uint64_t(256) << 20;
+constexpr std::size_t kMaxTensorName = 4096;  // "G.blocks.0.0.conv1.weight" is 25
 
 // ---- where storage bytes come from ------------------------------------------------------------------------------
 
@@ -100,8 +107,7 @@ class ZipStorageSource : public StorageSource {
 class LegacyStorageSource : public StorageSource {
  public:
   explicit LegacyStorageSource(const std::string& path) : path_(path) {
-    file_ = std::fopen(path.c_str(), "rb");
-    BIGCOLOR_CHECK(file_ != nullptr, path, ": cannot open file");
+    file_ = open_regular_file(path);
   }
   ~LegacyStorageSource() override { std::fclose(file_); }
   LegacyStorageSource(const LegacyStorageSource&) = delete;
@@ -306,11 +312,17 @@ Tensor materialize(const TensorRecord& record, const std::string& name, const st
 class TensorWalker {
  public:
   TensorWalker(const std::string& path, StorageSource* source, NamedTensors& out)
-      : path_(path), source_(source), out_(out) {}
+      : path_(path), source_(source), out_(out) {
+    std::error_code ec;
+    const std::uintmax_t size = std::filesystem::file_size(path, ec);
+    budget_ = kMaxMaterializedSlack + 2 * static_cast<std::uint64_t>(ec ? 0 : size);
+  }
 
   void walk(const PickleValue& v, const std::string& name, int depth) {
     BIGCOLOR_CHECK(depth <= kMaxPickleDepth, path_, ": pickled data nested deeper than ", kMaxPickleDepth,
                    " levels (at '", printable(name), "')");
+    BIGCOLOR_CHECK(name.size() <= kMaxTensorName, path_, ": a tensor name longer than ", kMaxTensorName,
+                   " bytes ('", printable(name), "')");
     switch (v.kind()) {
       case Kind::List:
       case Kind::Tuple:
@@ -345,6 +357,10 @@ class TensorWalker {
         BIGCOLOR_CHECK(source_ != nullptr, path_, ": tensor '", printable(tensor_name), "' in a file without storages");
         const TensorRecord& record = v.tensor_record();
         record.tensor = materialize(record, tensor_name, path_, *source_);
+        materialized_ += record.tensor.nbytes();
+        BIGCOLOR_CHECK(materialized_ <= budget_, path_, ": its tensors expand to more than ", budget_,
+                       " bytes, over twice the file's size (many tensors viewing the same storage?), at '",
+                       printable(tensor_name), "'");
         out_.emplace_back(tensor_name, record.tensor);
         return;
       }
@@ -357,6 +373,7 @@ class TensorWalker {
   StorageSource* source_;
   NamedTensors& out_;
   std::unordered_set<const PickleValue*> visited_;
+  std::uint64_t materialized_ = 0, budget_ = 0;
 };
 
 // ---- formats ----------------------------------------------------------------------------------------------------
@@ -368,8 +385,7 @@ constexpr unsigned char kLegacyPrefix[] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0
                                            0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19};
 
 Format detect(const std::string& path, std::string& first_bytes) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  BIGCOLOR_CHECK(f != nullptr, path, ": cannot open file");
+  std::FILE* f = open_regular_file(path);
   unsigned char head[sizeof kLegacyPrefix] = {};
   const std::size_t n = std::fread(head, 1, sizeof head, f);
   std::fclose(f);
@@ -467,8 +483,7 @@ TorchFile load_legacy(const std::string& path) {
 
   // The storages follow in the order of the key list, each an int64 element count and its data.
   LegacyStorageSource source(path);
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  BIGCOLOR_CHECK(f != nullptr, path, ": cannot open file");
+  std::FILE* f = open_regular_file(path);
   struct Closer {
     std::FILE* f;
     ~Closer() { std::fclose(f); }

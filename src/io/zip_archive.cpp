@@ -11,6 +11,7 @@
 
 #include "io/pickle.h"  // printable(): file-provided names made safe for one-line messages
 #include "tensor/error.h"
+#include "tensor/files.h"
 
 namespace bigcolor {
 
@@ -87,8 +88,7 @@ std::uint32_t crc32_update(std::uint32_t crc, const void* data, std::size_t n) {
 }
 
 ZipArchive::ZipArchive(const std::string& path) : path_(path) {
-  file_ = std::fopen(path.c_str(), "rb");
-  BIGCOLOR_CHECK(file_ != nullptr, path, ": cannot open file");
+  file_ = open_regular_file(path);
   try {
     BIGCOLOR_CHECK(fseeko(file_, 0, SEEK_END) == 0, path, ": cannot seek");
     off_t end = ftello(file_);
@@ -299,8 +299,12 @@ std::string ZipArchive::read_all(const Entry& entry, std::uint64_t max_bytes) co
 }
 
 bool ZipArchive::has_zip_signature(const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return false;
+  std::FILE* f = nullptr;
+  try {
+    f = open_regular_file(path);  // never a FIFO's endless wait: a probe of what is not a file says no
+  } catch (const Error&) {
+    return false;
+  }
   unsigned char sig[4] = {0, 0, 0, 0};
   const bool ok = std::fread(sig, 1, 4, f) == 4;
   std::fclose(f);

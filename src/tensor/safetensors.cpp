@@ -4,14 +4,12 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
-#include <fcntl.h>
-#include <unistd.h>
 
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <vector>
 
 #include "tensor/error.h"
+#include "tensor/files.h"
 
 namespace bigcolor {
 
@@ -75,15 +73,17 @@ const Tensor& SafetensorsFile::at(const std::string& name) const {
 }
 
 SafetensorsFile load_safetensors(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  BIGCOLOR_CHECK(file.good(), path, ": cannot open file");
-  file.seekg(0, std::ios::end);
-  const std::uint64_t file_size = static_cast<std::uint64_t>(file.tellg());
-  file.seekg(0);
+  const ReadFile file(path);  // a regular file, or an Error naming what it is
+  const std::uint64_t file_size = file.size();
+  // Reads n bytes at `offset`; false on a short read (the file shrank while open).
+  const auto read_at = [&file](std::uint64_t offset, void* out, std::size_t n) {
+    if (n == 0) return true;
+    return ::fseeko(file.get(), static_cast<off_t>(offset), SEEK_SET) == 0 && std::fread(out, 1, n, file.get()) == n;
+  };
   BIGCOLOR_CHECK(file_size >= 8, path, ": not a safetensors file (", file_size, " bytes, shorter than its header)");
 
   unsigned char length_bytes[8];
-  file.read(reinterpret_cast<char*>(length_bytes), 8);
+  BIGCOLOR_CHECK(read_at(0, length_bytes, 8), path, ": read error in header");
   std::uint64_t header_len = 0;
   for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | length_bytes[i];  // little-endian
   BIGCOLOR_CHECK(header_len <= kMaxSafetensorsHeaderBytes, path, ": header of ", header_len,
@@ -92,8 +92,7 @@ SafetensorsFile load_safetensors(const std::string& path) {
                  " bytes but the file has ", file_size - 8, " after the length");
 
   std::string header_text(header_len, '\0');
-  file.read(header_text.data(), static_cast<std::streamsize>(header_len));
-  BIGCOLOR_CHECK(file.good(), path, ": read error in header");
+  BIGCOLOR_CHECK(read_at(8, header_text.data(), header_text.size()), path, ": read error in header");
   Json header;
   try {
     header = Json::parse(header_text);
@@ -129,9 +128,8 @@ SafetensorsFile load_safetensors(const std::string& path) {
   }
   for (const Entry& e : entries) {
     Tensor t = Tensor::empty(e.shape, e.dtype, Device::CPU);
-    file.seekg(static_cast<std::streamoff>(8 + header_len + e.begin));
-    file.read(static_cast<char*>(t.nbytes() ? t.raw() : nullptr), static_cast<std::streamsize>(t.nbytes()));
-    BIGCOLOR_CHECK(file.good(), path, ": read error in tensor '", e.name, "'");
+    BIGCOLOR_CHECK(read_at(8 + header_len + e.begin, t.nbytes() ? t.raw() : nullptr, t.nbytes()), path,
+                   ": read error in tensor '", e.name, "'");
     result.tensors.emplace(e.name, std::move(t));
   }
   return result;
@@ -151,33 +149,17 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');  // pad so the data starts 8-byte aligned, as the format advises
 
-  const std::string temp_path = path + ".tmp";
-  {
-    std::ofstream out(temp_path, std::ios::binary | std::ios::trunc);
-    BIGCOLOR_CHECK(out.good(), temp_path, ": cannot open for writing");
+  write_file_atomically(path, [&](int fd) {
     unsigned char length_bytes[8];
-    std::uint64_t n = text.size();
+    const std::uint64_t n = text.size();
     for (int i = 0; i < 8; ++i) length_bytes[i] = static_cast<unsigned char>(n >> (8 * i));
-    out.write(reinterpret_cast<const char*>(length_bytes), 8);
-    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+    write_all(fd, length_bytes, 8, path);
+    write_all(fd, text.data(), text.size(), path);
     for (const auto& [name, t] : tensors) {
-      Tensor host = t.device() == Device::CPU ? t : t.to(Device::CPU);
-      out.write(static_cast<const char*>(host.nbytes() ? host.raw() : nullptr),
-                static_cast<std::streamsize>(host.nbytes()));
+      const Tensor host = t.device() == Device::CPU ? t : t.to(Device::CPU);
+      if (host.nbytes() > 0) write_all(fd, host.raw(), host.nbytes(), path);
     }
-    out.flush();
-    BIGCOLOR_CHECK(out.good(), temp_path, ": write failed (disk full?)");
-  }
-  // On disk before the rename publishes it: after a crash or power loss the name holds the old file or the
-  // complete new one, never a renamed file whose blocks were not written yet.
-  if (const int fd = ::open(temp_path.c_str(), O_RDONLY); fd >= 0) {
-    ::fsync(fd);
-    ::close(fd);
-  }
-  if (std::rename(temp_path.c_str(), path.c_str()) != 0) {
-    std::remove(temp_path.c_str());
-    detail::throw_error(path, ": cannot replace file (rename from ", temp_path, " failed)");
-  }
+  });
 }
 
 }  // namespace bigcolor
