@@ -457,7 +457,7 @@ TEST_CASE("cli: --device, --threads, --batch, --quiet, --verbose") {
   const Result autod = colorize({a}, s / "auto", with({"--device", "auto"}));
   CHECK(autod.status == 0);
   CHECK(colorize({a}, s / "bad", with({"--device", "tpu"})).status == 2);
-  CHECK(colorize({a}, s / "bad", with({"--threads", "0"})).status == 2);
+  CHECK(colorize({a}, s / "bad", with({"--threads", "-1"})).status == 2);  // 0 is all cores, as in train
   CHECK(colorize({a}, s / "bad", with({"--batch", "0"})).status == 2);
 }
 

@@ -149,6 +149,54 @@ TEST_CASE("cli train: a NaN loss stops the run naming the step and keeps the las
   }
 }
 
+TEST_CASE("cli train: a run that fails at its start leaves nothing that blocks the next one") {
+  Scratch scratch;
+  // Only unreadable images: the sample sheets cannot be made. Before: run.json and empty folders stayed behind, and
+  // then both a fresh run ("already holds a training run") and --resume ("no checkpoint") failed.
+  for (const char* name : {"bad/class0/x.png", "bad/class1/y.png"}) {
+    fs::create_directories(fs::path(scratch / name).parent_path());
+    std::ofstream(scratch / name) << "not a png";
+  }
+  const Result unreadable = run(train_args(scratch / "bad", scratch / "run", 2));
+  CHECK(unreadable.status == 1);
+  CHECK(unreadable.err.find("no image could be read") != std::string::npos);
+  CHECK_FALSE(fs::exists(scratch / "run"));
+
+  // A NaN loss before the first checkpoint: the log stays (it says what happened), run.json does not.
+  const std::string data = make_data(scratch, "data", 2, 3);
+  std::vector<std::string> args = train_args(data, scratch / "run", 50);
+  for (std::size_t i = 0; i + 1 < args.size(); ++i) {
+    if (args[i] == "--lr" || args[i] == "--lr-d") args[i + 1] = "1e38";
+    if (args[i] == "--checkpoint-every") args[i + 1] = "1000";
+  }
+  const Result nan = run(args);
+  CHECK(nan.status == 1);
+  REQUIRE_MESSAGE(nan.err.find("no checkpoint was written yet") != std::string::npos, describe(nan));
+  CHECK_FALSE(fs::exists(scratch / "run/run.json"));
+  std::vector<std::string> resume = train_args(data, scratch / "run", 2);
+  resume.push_back("--resume");
+  const Result no_checkpoint = run(resume);
+  CHECK(no_checkpoint.status == 1);
+  CHECK(no_checkpoint.err.find("that run never wrote one: start it again without --resume") != std::string::npos);
+  const Result fresh = run(train_args(data, scratch / "run", 2));
+  REQUIRE_MESSAGE(fresh.status == 0, describe(fresh));
+  CHECK(lines_of(scratch / "run/log.jsonl").size() == 2);  // the fresh run's two steps, not the failed run's lines
+  CHECK(fs::exists(scratch / "run/run.json"));
+
+  // A flat folder names --fixed-class; a model the options cannot build names the options.
+  write_image(scratch / "flat/a.png", 80, 70);
+  const Result flat = run(train_args(scratch / "flat", scratch / "run_flat", 1));
+  CHECK(flat.status == 1);
+  CHECK(flat.err.find("--fixed-class") != std::string::npos);
+  CHECK_FALSE(fs::exists(scratch / "run_flat"));
+  const Result threads = run([&] {
+    std::vector<std::string> a = train_args(data, scratch / "run_t0", 1);
+    a.insert(a.end(), {"--threads", "0"});
+    return a;
+  }());
+  CHECK_MESSAGE(threads.status == 0, describe(threads));
+}
+
 TEST_CASE("cli train: Ctrl-C saves a checkpoint and exits with 130") {
   Scratch scratch;
   const std::string data = make_data(scratch, "data", 2, 3);

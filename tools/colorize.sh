@@ -1,18 +1,32 @@
 #!/usr/bin/env bash
 # The README's main-job command: sets everything up on a fresh machine and colorizes photos.
-#   sudo bash tools/colorize.sh INPUT... [bigcolor colorize options]
-#   e.g. sudo bash tools/colorize.sh photo.jpg --class 207
-# Installs the build's Debian packages (as root, when missing), builds build/bigcolor (CUDA when a toolkit is
-# there), downloads the official checkpoint into ckpts/bigcolor unless --ckpt is given, and runs
-# `bigcolor colorize INPUT... -o results --ckpt ckpts/bigcolor [options]`. Results go to results/ unless -o is given.
+#   bash tools/colorize.sh INPUT... [bigcolor colorize options]        (as root, or with sudo, on a fresh machine)
+#   e.g. bash tools/colorize.sh photo.jpg --class 207
+# Installs the build's Debian packages (as root, when missing; run it with sudo otherwise), builds build/bigcolor
+# (CUDA when a toolkit is there), downloads the official checkpoint into ckpts/bigcolor unless --ckpt is given, and
+# runs `bigcolor colorize INPUT... -o results --ckpt ckpts/bigcolor [options]`. Results go to results/ unless -o is
+# given. --ckpt PATH, --ckpt=PATH, -o DIR, -oDIR, --output DIR and --output=DIR are recognized as bigcolor reads them.
+# BIGCOLOR_BIN=path/to/bigcolor uses that binary and skips the set-up and build (the tests do).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-BUILD_DIR=${BUILD_DIR:-$root/build} SKIP_TESTS=1 bash "$root/tools/build_and_test.sh" >&2
+BUILD_DIR=${BUILD_DIR:-$root/build}
 args=("$@")
-has() { for a in "${args[@]}"; do [ "$a" = "$1" ] && return 0; done; return 1; }
-if ! has --ckpt; then
-  bash "$root/tools/get_weights.sh" "$root" >&2
+has_ckpt=0 has_output=0
+for a in "${args[@]}"; do
+  case "$a" in
+    --ckpt | --ckpt=*) has_ckpt=1 ;;
+    -o | -o?* | --output | --output=*) has_output=1 ;;
+  esac
+done
+if [ -n "${BIGCOLOR_BIN:-}" ]; then
+  bin=$BIGCOLOR_BIN
+else
+  BUILD_DIR=$BUILD_DIR SKIP_TESTS=1 bash "$root/tools/build_and_test.sh" >&2
+  bin=$BUILD_DIR/bigcolor
+fi
+if [ "$has_ckpt" = 0 ]; then
+  bash "$root/tools/get_weights.sh" "$root" >&2 || exit 1
   args+=(--ckpt "$root/ckpts/bigcolor")
 fi
-has -o || has --out || args+=(-o results)
-exec "${BUILD_DIR:-$root/build}/bigcolor" colorize "${args[@]}"
+[ "$has_output" = 1 ] || args+=(-o results)
+exec "$bin" colorize "${args[@]}"

@@ -4,22 +4,46 @@
 # `bigcolor colorize --ckpt ckpts/bigcolor` expects. Files already present are kept.
 #   bash tools/get_weights.sh [DEST_DIR]        (default: the repository root)
 # The file ids are those of the official download scripts (download-bigcolor.sh, download-pretrained.sh).
+# Offline, or when Google Drive refuses (its rate limits are common), it fails with one line saying what to fetch
+# and where to put it; it leaves no partial file and no folder it made.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DEST=${1:-.}
-mkdir -p "$DEST/ckpts/bigcolor" "$DEST/pretrained"
 VENV=${BIGCOLOR_TOOLS_VENV:-$HOME/.cache/bigcolor-tools-venv}
+WHAT="EG_011.ckpt, EG_EMA_011.ckpt and args.pkl into $DEST/ckpts/bigcolor/, config.pickle into $DEST/pretrained/"
+FETCH_HINT="get the official BigColor release by hand ($WHAT; https://github.com/KIMGEONUNG/BigColor), or give --ckpt FILE_OR_DIR"
+LOG=$(mktemp)
+made=()
+cleanup() {
+  rm -f "$LOG"
+  for ((i = ${#made[@]} - 1; i >= 0; i--)); do rmdir "${made[$i]}" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+fail() {  # one line, then exit 1 (the trap removes the folders this run made that are still empty)
+  echo "get_weights: $1; $FETCH_HINT" >&2
+  exit 1
+}
+mkdir_tracked() {
+  local d=$1 parts=() p
+  while [ ! -d "$d" ]; do parts=("$d" "${parts[@]}"); d=$(dirname "$d"); done
+  for p in "${parts[@]}"; do mkdir "$p" && made+=("$p"); done
+}
 if [ ! -x "$VENV/bin/gdown" ]; then
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q gdown
+  { python3 -m venv "$VENV" && "$VENV/bin/pip" install -q gdown; } >"$LOG" 2>&1 ||
+    fail "could not install gdown from PyPI into $VENV (offline?)"
 fi
 fetch() {  # id, path
   if [ -s "$2" ]; then echo "have $2"; return; fi
-  "$VENV/bin/gdown" --quiet "$1" -O "$2.part" && mv "$2.part" "$2" ||
-    { rm -f "$2.part"; echo "could not download $2 (Google Drive id $1); get it from the official release" >&2; exit 1; }
+  mkdir_tracked "$(dirname "$2")"
+  if ! "$VENV/bin/gdown" --quiet "$1" -O "$2.part" >"$LOG" 2>&1 || [ ! -s "$2.part" ]; then
+    rm -f "$2.part"
+    fail "could not download $(basename "$2") (Google Drive id $1: offline, or refused by Drive's rate limit)"
+  fi
+  mv "$2.part" "$2"
   echo "got $2"
 }
 fetch 1SCrcIxhm2F1SMTUUcNTEtB4fQu6y7RDK "$DEST/ckpts/bigcolor/EG_011.ckpt"
 fetch 1A6JwWeedJa56_6lDOkkR3hqvJ_aNUghE "$DEST/ckpts/bigcolor/EG_EMA_011.ckpt"
 fetch 1iQ2OAnQRAqd-6PDtQCrqh5-L_F_GXpq4 "$DEST/ckpts/bigcolor/args.pkl"
 fetch 1qvxR2ZK5-gaLgtxem9fdLmfSKKvXF6eW "$DEST/pretrained/config.pickle"
+made=()  # everything is in place: keep the folders

@@ -1,6 +1,8 @@
 #include "cli/colorize.h"
 
 #include <omp.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -9,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <new>
 #include <optional>
@@ -23,6 +26,7 @@
 #include "models/checkpoint.h"
 #include "tensor/cuda_memory.h"
 #include "tensor/error.h"
+#include "tensor/files.h"
 #include "tensor/rng.h"
 #include "tensor/safetensors.h"
 
@@ -195,27 +199,110 @@ bool same_folder(const fs::path& a, const fs::path& b) {
   return !ec1 && !ec2 && ca == cb;
 }
 
-// The images directly in `dir` (and below it with `recursive`), sorted by name; names starting with '.' and files
-// whose extension is not .png/.jpg/.jpeg/.bmp are skipped, and so is `skip` (the output folder).
-void scan_folder(const fs::path& root, const fs::path& dir, bool recursive, const fs::path& skip,
-                 std::vector<InputImage>& out) {
-  std::vector<fs::directory_entry> entries;
-  for (const fs::directory_entry& e : fs::directory_iterator(dir)) entries.push_back(e);
-  std::sort(entries.begin(), entries.end(), [](const fs::directory_entry& a, const fs::directory_entry& b) {
-    return a.path().filename().string() < b.path().filename().string();
-  });
-  for (const fs::directory_entry& e : entries) {
-    const std::string name = e.path().filename().string();
-    if (name.empty() || name[0] == '.') continue;
-    std::error_code ec;
-    if (e.is_directory(ec)) {
-      if (recursive && !same_folder(e.path(), skip)) scan_folder(root, e.path(), recursive, skip, out);
-    } else if (is_image_name(e.path()) && e.is_regular_file(ec)) {
-      fs::path sub = dir.lexically_relative(root);
-      if (sub == ".") sub.clear();
-      out.push_back({e.path().string(), sub, e.path().stem().string()});
-    }
+// What stops an explicit input before it is opened: not there, or not a regular file (a FIFO would block the
+// reader, /dev/zero never ends). Empty when the path can be read as an image file.
+std::string input_problem(const fs::path& p) {
+  std::error_code ec;
+  const fs::file_status st = fs::status(p, ec);
+  if (ec || !fs::exists(st)) return "no such file or folder";
+  switch (st.type()) {
+    case fs::file_type::regular:
+    case fs::file_type::directory: return "";
+    case fs::file_type::fifo: return "not a regular file (a FIFO)";
+    case fs::file_type::character: return "not a regular file (a character device)";
+    case fs::file_type::block: return "not a regular file (a block device)";
+    case fs::file_type::socket: return "not a regular file (a socket)";
+    default: return "not a regular file";
   }
+}
+
+// One folder traversal of the inputs. Each real folder is visited once, however many symlinks lead to it (a link
+// to an ancestor would otherwise loop until the path length gives out), and the output folder is never entered.
+struct FolderScan {
+  bool recursive = false;
+  fs::path skip;  // the output folder
+  std::set<std::pair<std::uintmax_t, std::uintmax_t>> visited;  // (device, inode) of each folder entered
+  std::vector<std::string> problems;  // image-named entries that are not regular files, one line each
+
+  // The images directly in `dir` (and below it with `recursive`), sorted by name; names starting with '.' and files
+  // whose extension is not .png/.jpg/.jpeg/.bmp are skipped.
+  void scan(const fs::path& root, const fs::path& dir, std::vector<InputImage>& out) {
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) != 0) return;
+    if (!visited.insert({static_cast<std::uintmax_t>(st.st_dev), static_cast<std::uintmax_t>(st.st_ino)}).second)
+      return;
+    std::vector<fs::directory_entry> entries;
+    for (const fs::directory_entry& e : fs::directory_iterator(dir)) entries.push_back(e);
+    std::sort(entries.begin(), entries.end(), [](const fs::directory_entry& a, const fs::directory_entry& b) {
+      return a.path().filename().string() < b.path().filename().string();
+    });
+    std::vector<fs::path> linked;  // symlinks to folders: entered after the real sub-folders, so a folder reached
+                                   // both ways is named by its real path
+    for (const fs::directory_entry& e : entries) {
+      const std::string name = e.path().filename().string();
+      if (name.empty() || name[0] == '.') continue;
+      std::error_code ec;
+      if (e.is_directory(ec)) {
+        if (!recursive || same_folder(e.path(), skip)) continue;
+        if (e.is_symlink(ec)) linked.push_back(e.path());
+        else scan(root, e.path(), out);
+      } else if (is_image_name(e.path())) {
+        if (!e.is_regular_file(ec)) {
+          problems.push_back(e.path().string() + ": " + input_problem(e.path()));
+          continue;
+        }
+        fs::path sub = dir.lexically_relative(root);
+        if (sub == ".") sub.clear();
+        out.push_back({e.path().string(), sub, e.path().stem().string()});
+      }
+    }
+    for (const fs::path& p : linked) scan(root, p, out);
+  }
+};
+
+// Whether `stem` names a result of another input `other` ("<other>_c207", "<other>_c207_z01", "<other>_sheet"):
+// when the output folder is an input folder, an earlier run's results sit beside the photos and must not be
+// colorized again as if they were photos.
+bool is_result_of(const std::string& stem, const std::string& other) {
+  if (stem.size() <= other.size() || stem.compare(0, other.size(), other) != 0) return false;
+  const std::string rest = stem.substr(other.size());
+  if (rest.rfind("_sheet", 0) == 0) return true;
+  return rest.size() >= 5 && rest.compare(0, 2, "_c") == 0 && std::isdigit(static_cast<unsigned char>(rest[2])) &&
+         std::isdigit(static_cast<unsigned char>(rest[3])) && std::isdigit(static_cast<unsigned char>(rest[4]));
+}
+
+// Drops the inputs that are results: those lying in their own output folder whose stem is a result name of another
+// input of the same folder. Returns how many were dropped.
+std::size_t drop_earlier_results(std::vector<InputImage>& images, const fs::path& output_dir) {
+  std::map<std::string, std::vector<std::string>> stems;  // input folder -> stems of the images in it
+  for (const InputImage& i : images) stems[fs::path(i.path).parent_path().string()].push_back(i.stem);
+  const std::size_t before = images.size();
+  std::erase_if(images, [&](const InputImage& i) {
+    const fs::path folder = fs::path(i.path).parent_path();
+    if (!same_folder(folder.empty() ? fs::path(".") : folder, output_dir / i.out_subdir)) return false;
+    for (const std::string& other : stems[folder.string()])
+      if (is_result_of(i.stem, other)) return true;
+    return false;
+  });
+  return before - images.size();
+}
+
+// Before anything is computed: the output folder is a folder we may write in, or can be created (its nearest
+// existing ancestor is a folder we may write in). Nothing is created here.
+void check_output_location(const fs::path& dir) {
+  std::error_code ec;
+  if (fs::exists(dir, ec)) {
+    BIGCOLOR_CHECK(fs::is_directory(dir, ec), "-o ", dir.string(), ": exists and is not a folder");
+    BIGCOLOR_CHECK(::access(dir.c_str(), W_OK | X_OK) == 0, "-o ", dir.string(), ": cannot write in this folder (",
+                   std::strerror(errno), ")");
+    return;
+  }
+  fs::path parent = fs::absolute(dir, ec).parent_path();
+  while (!parent.empty() && !fs::exists(parent, ec) && parent != parent.parent_path()) parent = parent.parent_path();
+  BIGCOLOR_CHECK(fs::is_directory(parent, ec), "-o ", dir.string(), ": cannot be created (", parent.string(),
+                 " is not a folder)");
+  BIGCOLOR_CHECK(::access(parent.c_str(), W_OK | X_OK) == 0, "-o ", dir.string(), ": cannot be created: cannot write in ",
+                 parent.string(), " (", std::strerror(errno), ")");
 }
 
 struct Run {
@@ -229,6 +316,7 @@ struct Run {
   Tensor z;           // (K, dim_z)
   std::set<std::string> written;  // every file this run wrote (two inputs must not write the same name)
   int results = 0;
+  int skipped = 0;  // inputs whose results were all present (--skip-existing)
 
   void note(const std::string& line) const {
     if (o.verbose) std::cerr << line << '\n';
@@ -243,6 +331,20 @@ void report_failure(const std::string& input, const std::string& message) {
 
 std::string size_text(std::int64_t w, std::int64_t h) { return std::to_string(w) + "x" + std::to_string(h); }
 
+// What makes the model input a multiple of 16 on both sides, for the --resize mode in use.
+std::string multiple_of_16_hint(const ColorizeOptions& o) {
+  switch (o.resize) {
+    case ResizeMode::PowerOf:
+      return o.num_power < 4 ? "--num-power 4 or more makes the long side one; --size must be one too"
+                             : "--size must be a multiple of 16";
+    case ResizeMode::Square: return "--size must be a multiple of 16";
+    case ResizeMode::Original: return "--resize original keeps the photo's own size; --resize powerof fits any photo";
+    case ResizeMode::Absolute:
+      return "--resize absolute scales the long side freely; --resize powerof rounds it up to a multiple of 16";
+  }
+  return "";
+}
+
 // Colorizes one image; returns its progress line's text after the "[i/n] ".
 std::string colorize_one(Run& run, const InputImage& input) {
   const ColorizeOptions& o = run.o;
@@ -252,7 +354,7 @@ std::string colorize_one(Run& run, const InputImage& input) {
   const ImageSize msize = model_input_size(image.height, image.width, o.resize, o.size, o.num_power);
   BIGCOLOR_CHECK(msize.height % 16 == 0 && msize.width % 16 == 0, input.path, ": the model input would be ",
                  size_text(msize.width, msize.height), " (--resize ", resize_mode_name(o.resize),
-                 "), but the model needs both sides to be multiples of 16 (--resize powerof or square always give that)");
+                 "), but the model needs both sides to be multiples of 16 (", multiple_of_16_hint(o), ")");
 
   // The results: every conditioning with every z, in that order.
   const int num_z = static_cast<int>(run.z.dim(0));
@@ -263,12 +365,26 @@ std::string colorize_one(Run& run, const InputImage& input) {
   for (const Conditioning& c : run.conditionings)
     for (int k = 0; k < num_z; ++k) paths.push_back(dir / (result_name(input.stem, c, k, num_z, o.suffix) + ext));
   if (o.sheet) paths.push_back(dir / (input.stem + "_sheet" + o.suffix + ".png"));
-  for (const fs::path& p : paths) {
+  // Which results are written: all of them, or with --skip-existing those not on disk yet.
+  std::vector<bool> present(paths.size());
+  std::size_t n_present = 0;
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    const fs::path& p = paths[i];
     BIGCOLOR_CHECK(run.written.count(p.string()) == 0, input.path, ": ", p.string(), " was already written for ",
                    "another input of this run (two inputs with the same name)");
     std::error_code ec;
-    BIGCOLOR_CHECK(o.overwrite || !fs::exists(fs::symlink_status(p, ec)), input.path, ": ", p.string(),
-                   " already exists (--overwrite replaces it)");
+    const fs::file_status st = fs::symlink_status(p, ec);
+    BIGCOLOR_CHECK(!fs::is_directory(st), input.path, ": ", p.string(), " is a folder; a result cannot replace it");
+    present[i] = fs::exists(st);
+    n_present += present[i] ? 1 : 0;
+    BIGCOLOR_CHECK(o.overwrite || o.skip_existing || !present[i], input.path, ": ", p.string(),
+                   " already exists (--overwrite replaces it, --skip-existing keeps it)");
+  }
+  const bool keep_present = o.skip_existing && !o.overwrite;
+  if (keep_present && n_present == paths.size()) {
+    ++run.skipped;
+    return input.path + ": skipped, its " + std::to_string(paths.size()) +
+           (paths.size() == 1 ? " result exists" : " results exist");
   }
 
   const Tensor x = resize_bilinear(gray, msize.height, msize.width);
@@ -291,24 +407,20 @@ std::string colorize_one(Run& run, const InputImage& input) {
                                             device_name(run.device));
                                  });
 
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  BIGCOLOR_CHECK(!ec, input.path, ": cannot create the output folder ", dir.string(), ": ", ec.message());
   const std::int64_t h = msize.height, w = msize.width, plane = 3 * h * w;
   const std::vector<float> all = out.to_vector();
+  for (const float v : all)
+    BIGCOLOR_CHECK(std::isfinite(v), input.path, ": the network's output holds NaN or infinite values (damaged weights ",
+                   "or a numerical fault on ", device_name(run.device), "); nothing was written for this input");
   std::vector<Image> pictures;
   for (std::int64_t r = 0; r < count; ++r) {
     const std::vector<float> one(all.begin() + r * plane, all.begin() + (r + 1) * plane);
-    const Image picture = to_image(finish_result(Tensor::from_vector(one, {1, 3, h, w}), gray, x, o.no_upsample, o.rgb));
-    save_image(paths[r].string(), picture, o.jpeg_quality);
-    run.written.insert(paths[r].string());
-    run.note("  wrote " + paths[r].string());
-    if (o.sheet) pictures.push_back(picture);
+    pictures.push_back(to_image(finish_result(Tensor::from_vector(one, {1, 3, h, w}), gray, x, o.no_upsample, o.rgb)));
   }
   if (o.sheet) {
     // The gray input (at the results' size) and every result, side by side.
     const Image g = to_image(o.no_upsample ? x : gray);
-    const int pw = g.width, ph = g.height, panels = 1 + static_cast<int>(pictures.size());
+    const int pw = g.width, ph = g.height, panels = 1 + static_cast<int>(count);
     Image sheet;
     sheet.width = pw * panels;
     sheet.height = ph;
@@ -318,14 +430,30 @@ std::string colorize_one(Run& run, const InputImage& input) {
       float* row = sheet.pixels.data() + static_cast<std::size_t>(y) * sheet.width * 3;
       for (int xx = 0; xx < pw; ++xx)
         for (int ch = 0; ch < 3; ++ch) row[xx * 3 + ch] = g.at(y, xx, 0);
-      for (int p = 0; p < static_cast<int>(pictures.size()); ++p) {
+      for (int p = 0; p < static_cast<int>(count); ++p) {
         const float* src = pictures[p].pixels.data() + static_cast<std::size_t>(y) * pw * 3;
         std::copy(src, src + pw * 3, row + static_cast<std::size_t>(p + 1) * pw * 3);
       }
     }
-    save_image(paths.back().string(), sheet);
-    run.written.insert(paths.back().string());
-    run.note("  wrote " + paths.back().string());
+    pictures.push_back(std::move(sheet));
+  }
+
+  // All or nothing for this input: every file is encoded and written to its temporary before any is published, so
+  // a failure (disk full, a file too large for JPEG) leaves every existing result as it was.
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  BIGCOLOR_CHECK(!ec, input.path, ": cannot create the output folder ", dir.string(), ": ", ec.message());
+  std::vector<StagedFile> staged;
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    if (keep_present && present[i]) continue;
+    const std::vector<std::uint8_t> bytes =
+        encode_image(paths[i].string(), pictures[i], o.jpeg_quality);
+    staged.emplace_back(paths[i].string(), bytes.data(), bytes.size(), "image file");
+  }
+  for (StagedFile& f : staged) {
+    f.publish();
+    run.written.insert(f.path());
+    run.note("  wrote " + f.path());
   }
   run.results += static_cast<int>(count);
   return input.path + " " + size_text(image.width, image.height) + " -> " + size_text(msize.width, msize.height) +
@@ -347,6 +475,15 @@ int run_colorize(const ColorizeOptions& o) {
     throw UsageError("--size " + std::to_string(o.size) + " must be a multiple of 16 for --resize square");
   if (o.batch < 1) throw UsageError("--batch must be at least 1");
   if (o.num_z < 1) throw UsageError("--num-z must be at least 1");
+  if (!std::isfinite(o.c_scale) || !std::isfinite(o.c_bias) || !std::isfinite(o.z_std))
+    throw UsageError("--c-scale, --c-bias and --z-std must be finite numbers (a NaN class embedding gives a black "
+                     "picture)");
+  if (o.quiet && o.verbose) throw UsageError("--quiet and --verbose contradict each other: give one");
+  if (o.overwrite && o.skip_existing)
+    throw UsageError("--overwrite and --skip-existing contradict each other: give one");
+  // Output names are built as <stem>_c<class>...<suffix>.<ext> inside -o: a suffix may not lead elsewhere.
+  if (o.suffix.find_first_of(std::string("/\\\0", 3)) != std::string::npos || o.suffix.find("..") != std::string::npos)
+    throw UsageError("--suffix '" + printable(o.suffix) + "' may not hold a path separator or '..': output names stay in -o");
 
   Run run(o);
   run.device = pick_device(o.device);
@@ -360,27 +497,25 @@ int run_colorize(const ColorizeOptions& o) {
     throw UsageError("--epoch, --no-ema and --config apply to official checkpoint folders; " + o.ckpt +
                      " holds one set of weights");
 
-  // The output folder.
+  // The output folder: checked now, created when the first result is written (a run that fails first leaves none).
   run.output_dir = fs::path(o.output_dir);
-  if (fs::exists(run.output_dir, ec)) {
-    BIGCOLOR_CHECK(fs::is_directory(run.output_dir, ec), "-o ", o.output_dir, ": exists and is not a folder");
-  } else {
-    fs::create_directories(run.output_dir, ec);
-    BIGCOLOR_CHECK(!ec, "-o ", o.output_dir, ": cannot create the output folder: ", ec.message());
-  }
+  check_output_location(run.output_dir);
 
   // The inputs: problems with the arguments themselves are reported now, and count as failed inputs.
   std::vector<InputImage> images;
   int failed = 0;
+  FolderScan scan;
+  scan.recursive = o.recursive;
+  scan.skip = run.output_dir;
   for (const std::string& arg : o.inputs) {
     const fs::path p(arg);
-    if (!fs::exists(p, ec)) {
-      report_failure(arg, "no such file or folder");
+    if (const std::string problem = input_problem(p); !problem.empty()) {
+      report_failure(arg, problem);
       ++failed;
     } else if (fs::is_directory(p, ec)) {
       const std::size_t before = images.size();
       try {
-        scan_folder(p, p, o.recursive, run.output_dir, images);
+        scan.scan(p, p, images);
       } catch (const fs::filesystem_error& e) {
         report_failure(arg, std::string("cannot read the folder: ") + e.code().message());
         ++failed;
@@ -395,6 +530,14 @@ int run_colorize(const ColorizeOptions& o) {
       images.push_back({arg, fs::path(), p.stem().string()});
     }
   }
+  for (const std::string& problem : scan.problems) {
+    std::cerr << "bigcolor: " << one_line(problem) << std::endl;
+    ++failed;
+  }
+  if (const std::size_t dropped = drop_earlier_results(images, run.output_dir); dropped > 0 && !o.quiet)
+    std::cerr << "bigcolor: " << dropped << (dropped == 1 ? " input is" : " inputs are")
+              << " a result of another input in its own output folder (an earlier run's); not colorized again"
+              << std::endl;
 
   if (!images.empty()) {
     // The model, in eval mode with gradients off (inference keeps no activations and no gradient buffers).
@@ -432,8 +575,9 @@ int run_colorize(const ColorizeOptions& o) {
   for (std::size_t i = 0; i < images.size(); ++i) {
     const InputImage& input = images[i];
     try {
+      const int skipped_before = run.skipped;
       const std::string line = colorize_one(run, input);
-      ++done;
+      if (run.skipped == skipped_before) ++done;
       if (!o.quiet) std::cerr << "[" << i + 1 << "/" << images.size() << "] " << line << std::endl;
     } catch (const std::bad_alloc&) {
       report_failure(input.path, "out of memory");
@@ -449,8 +593,10 @@ int run_colorize(const ColorizeOptions& o) {
 
   if (!o.quiet) {
     std::ostringstream s;
-    s << "colorized " << done << " of " << done + failed << " images (" << run.results << (run.results == 1 ? " result" : " results") << ") in "
-      << format_seconds(watch.seconds()) << "; " << failed << " failed; peak memory: host "
+    s << "colorized " << done << " of " << done + failed + run.skipped << " images (" << run.results
+      << (run.results == 1 ? " result" : " results") << ") in " << format_seconds(watch.seconds()) << "; ";
+    if (run.skipped > 0) s << run.skipped << " skipped (results present); ";
+    s << failed << " failed; peak memory: host "
       << format_bytes(peak_host_memory());
     if (run.device == Device::CUDA && run.model) s << ", GPU " << format_bytes(cuda::memory_stats().peak_in_use);
     std::cerr << s.str() << std::endl;

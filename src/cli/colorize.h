@@ -64,6 +64,7 @@ struct ColorizeOptions {
   bool sheet = false;
   std::string suffix;
   bool overwrite = false;
+  bool skip_existing = false;  // an input whose results all exist is skipped (a resumed run); missing ones are made
   bool recursive = false;
   // execution
   std::string device = "auto";  // cpu, cuda, auto

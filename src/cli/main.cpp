@@ -12,10 +12,12 @@
 #include <new>
 #include <string>
 
+#include "cli/cli_checks.h"
 #include "cli/colorize.h"
 #include "cli/common.h"
 #include "cli/train.h"
 #include "imaging/image.h"
+#include "tensor/files.h"
 
 namespace {
 
@@ -62,6 +64,7 @@ int report(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  install_cleanup_on_signals();  // Ctrl-C or SIGTERM during a write leaves no temporary file behind
   CLI::App app{"bigcolor: colorize grayscale photos with BigColor (ECCV 2022), from the official checkpoints or "
                "a converted .safetensors file.",
                "bigcolor"};
@@ -115,7 +118,7 @@ int main(int argc, char** argv) {
   colorize->add_option("--mix-weight", co.mix_weights,
                        "Weights W of class B in --mix: embedding (1 - W) shared(A) + W shared(B); several values give "
                        "one result each (an interpolation)")
-      ->check(CLI::Range(0.0, 1.0))
+      ->check(number_check())->check(CLI::Range(0.0, 1.0))
       ->type_name("W...");
   colorize->add_option("--c-scale", co.c_scale, "Scale S of every class embedding: S * embedding + B");
   colorize->add_option("--c-bias", co.c_bias, "Bias B added to every class embedding: S * embedding + B");
@@ -125,7 +128,7 @@ int main(int argc, char** argv) {
   auto* z_std = colorize->add_option("--z-std", co.z_std, "Standard deviation of z ~ N(0, z_std^2)")
                     ->check(CLI::NonNegativeNumber);
   auto* num_z = colorize->add_option("--num-z", co.num_z, "Number of z draws: K results per class (multi-z)")
-                    ->check(CLI::Range(1, 1000));
+                    ->check(number_check())->check(CLI::Range(1, 1000));
   colorize->add_option("--z-file", co.z_file,
                        "A safetensors file with a tensor named \"z\" of shape (119) or (K, 119), F32: these z's are "
                        "used exactly, K results per class (replaces --seed, --z-std and --num-z)")
@@ -140,10 +143,10 @@ int main(int argc, char** argv) {
                        "absolute = short side --size, long side scaled (truncated)")
       ->check(CLI::IsMember({"powerof", "square", "original", "absolute"}));
   colorize->add_option("--size", co.size, "Target size of --resize (the short side, or both for square)")
-      ->check(CLI::Range(16, 8192));
+      ->check(number_check())->check(CLI::Range(16, 8192));
   colorize->add_option("--num-power", co.num_power,
                        "--resize powerof: the long side is a multiple of 2^N (the model needs multiples of 16: N >= 4)")
-      ->check(CLI::Range(0, 10));
+      ->check(number_check())->check(CLI::Range(0, 10));
   colorize->add_flag("--no-upsample", co.no_upsample,
                      "Keep the model's size instead of resizing the result back to the input's size");
   colorize->add_flag("--rgb", co.rgb,
@@ -152,12 +155,15 @@ int main(int argc, char** argv) {
   colorize->add_flag("--png", co.png, "Write PNG files instead of JPEG");
   colorize->add_option("--jpeg-quality", co.jpeg_quality,
                        "JPEG quality (the default is PIL's, which the official scripts save with)")
-      ->check(CLI::Range(1, 100));
+      ->check(number_check())->check(CLI::Range(1, 100));
   colorize->add_flag("--sheet", co.sheet,
                      "Also write <stem>_sheet.png: the gray input and all results of that input side by side");
   colorize->add_option("--suffix", co.suffix, "Text added to every output name before the extension")
       ->type_name("TEXT");
   colorize->add_flag("--overwrite", co.overwrite, "Replace existing output files (else they are an error)");
+  colorize->add_flag("--skip-existing", co.skip_existing,
+                     "Keep existing output files: an input whose results all exist is skipped, and only the missing "
+                     "results of the others are written (to resume an interrupted run)");
   colorize->add_flag("-r,--recursive", co.recursive,
                      "Also colorize the images in the subfolders of input folders (the output folder itself is "
                      "skipped)");
@@ -165,12 +171,11 @@ int main(int argc, char** argv) {
                        "Where the network runs: cpu, cuda, or auto (cuda when a GPU is visible and this build has "
                        "the CUDA backend)")
       ->check(CLI::IsMember({"cpu", "cuda", "auto"}));
-  colorize->add_option("--threads", co.threads, "CPU threads (OpenMP and BLAS; default: OpenMP's, all cores)")
-      ->check(CLI::Range(1, 1024))
-      ->default_str("all cores");
+  colorize->add_option("--threads", co.threads, "CPU threads (OpenMP and BLAS; 0: all cores)")
+      ->check(number_check())->check(CLI::Range(0, 1024));
   colorize->add_option("--batch", co.batch,
                        "Results per forward pass: all results of one input (classes x z) run in batches of at most N")
-      ->check(CLI::Range(1, 4096));
+      ->check(number_check())->check(CLI::Range(1, 4096));
   colorize->add_flag("-q,--quiet", co.quiet, "No progress lines and no summary (errors are still printed)");
   colorize->add_flag("-v,--verbose", co.verbose,
                      "Also print the model, the device, each forward pass and each file written");
@@ -220,6 +225,20 @@ int main(int argc, char** argv) {
   TrainCliOptions to;
   CLI::App* train = add_train_command(app, to);
 
+  // CLI11 would say "A subcommand is required" for a misspelt one: name it, and the commands there are.
+  if (argc >= 2 && argv[1][0] != '-') {
+    std::string names;
+    bool known = false;
+    for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+      known = known || sub->get_name() == argv[1];
+      names += (names.empty() ? "" : ", ") + sub->get_name();
+    }
+    if (!known) {
+      std::cerr << "bigcolor: unknown command '" << one_line(argv[1]) << "' (commands: " << names
+                << ")\nRun with --help for more information." << std::endl;
+      return 2;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -229,6 +248,8 @@ int main(int argc, char** argv) {
 
   try {
     if (colorize->parsed()) {
+      if (co.png && colorize->count("--jpeg-quality") > 0)
+        throw UsageError("--jpeg-quality has no effect with --png (PNG is lossless): give one of them");
       co.resize = parse_resize_mode(resize);
       co.seed = static_cast<std::uint64_t>(seed_value);
       return run_colorize(co);

@@ -15,6 +15,7 @@
 
 #include "cli/common.h"
 #include "cli/train_samples.h"
+#include "tensor/files.h"
 #include "models/checkpoint.h"
 #include "training/data_loader.h"
 #include "training/init.h"
@@ -30,7 +31,7 @@ using Json = nlohmann::json;
 volatile std::sig_atomic_t g_stop_signal = 0;
 extern "C" void on_stop_signal(int signal) {
   g_stop_signal = signal;
-  std::signal(signal, SIG_DFL);  // a second Ctrl-C stops at once
+  std::signal(signal, bigcolor_cleanup_and_die);  // a second Ctrl-C stops at once, removing a half-written file
 }
 
 struct RunPaths {
@@ -55,18 +56,6 @@ Json options_json(const TrainCliOptions& o) {
           {"class_mapping", o.class_mapping}, {"seed", o.seed}, {"width", o.width}, {"n_classes", o.n_classes}};
 }
 
-// Writes text to `path` atomically (temporary file, then rename).
-void write_text_atomically(const fs::path& path, const std::string& text) {
-  const fs::path temp = path.string() + ".tmp";
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    BIGCOLOR_CHECK(out.good(), temp.string(), ": cannot open for writing");
-    out << text;
-    out.flush();
-    BIGCOLOR_CHECK(out.good(), temp.string(), ": write failed (disk full?)");
-  }
-  fs::rename(temp, path);
-}
 
 // On resume, the log keeps the lines up to the checkpoint's step (a crashed run may have logged further).
 void truncate_log(const fs::path& log, std::int64_t last_step) {
@@ -79,7 +68,7 @@ void truncate_log(const fs::path& log, std::int64_t last_step) {
     } catch (const Json::exception&) {  // a torn last line of a killed run
     }
   }
-  write_text_atomically(log, kept);
+  write_file_atomically(log, kept);
 }
 
 struct Models {
@@ -124,11 +113,22 @@ Models build_models(const TrainCliOptions& o, const RunPaths& paths) {
     ColorizerConfig config;
     config.biggan.G_ch = config.biggan.D_ch = config.encoder_ch = o.width;
     config.biggan.n_classes = o.n_classes;
-    m.eg = std::make_unique<Colorizer>(config);
+    try {
+      m.eg = std::make_unique<Colorizer>(config);
+    } catch (const Error& e) {
+      throw UsageError("--width " + std::to_string(o.width) + " --n-classes " + std::to_string(o.n_classes) +
+                       ": this model cannot be built: " + e.what());
+    }
     init_orthogonal(*m.eg, init_rng);
     if (!o.init_g.empty()) load_generator(*m.eg, o.init_g);
   }
-  m.d = std::make_unique<Discriminator>(m.eg->config().biggan);
+  try {
+    m.d = std::make_unique<Discriminator>(m.eg->config().biggan);
+  } catch (const Error& e) {
+    detail::throw_error(o.resume ? paths.latest.string() : o.init_eg.empty() ? "--width " + std::to_string(o.width)
+                                                                             : o.init_eg,
+                        ": the discriminator of this model cannot be built: ", e.what());
+  }
   if (!o.resume && !o.init_d.empty()) load_state(*m.d, load_state_dict_file(o.init_d), o.init_d);
   else if (!o.resume) init_orthogonal(*m.d, init_rng);
   if (o.coef_lpips > 0.0f) m.vgg = load_vgg16_features(o.vgg);
@@ -146,16 +146,47 @@ void check_options(const TrainCliOptions& o, const RunPaths& paths) {
   if (o.coef_lpips > 0.0f && o.vgg.empty())
     throw UsageError("the perceptual loss needs --vgg (torchvision's vgg16 weights), or pass --coef-lpips 0");
   if (o.resume) {
-    BIGCOLOR_CHECK(fs::exists(paths.latest), paths.latest.string(), ": no checkpoint to resume from");
+    BIGCOLOR_CHECK(fs::exists(paths.latest), paths.latest.string(), ": no checkpoint to resume from",
+                   fs::exists(paths.dir) ? " (that run never wrote one: start it again without --resume)" : "");
     if (!o.init_eg.empty() || !o.init_g.empty() || !o.init_d.empty())
       throw UsageError("--resume takes every weight from the checkpoint: drop --init-eg/--init-g/--init-d");
   } else {
-    BIGCOLOR_CHECK(!fs::exists(paths.latest) && !fs::exists(paths.run_json), paths.dir.string(),
-                   ": already holds a training run (run.json or checkpoints/); pass --resume to continue it or "
+    // A run folder without a checkpoint (a run that failed before its first one) is started again from scratch.
+    BIGCOLOR_CHECK(!fs::exists(paths.latest), paths.dir.string(),
+                   ": already holds a training run (checkpoints/latest.safetensors); pass --resume to continue it or "
                    "choose another --out");
     if (!o.init_eg.empty() && !o.init_g.empty()) throw UsageError("--init-eg already holds G: drop --init-g");
   }
 }
+
+// The run folder of a fresh start: the folders are made on construction; unless keep() was called (a checkpoint
+// was written), destruction removes run.json and the folders it made that are still empty. The log and sample
+// sheets of a failed start stay (they say what happened); a fresh start truncates the log.
+class FreshRunGuard {
+ public:
+  FreshRunGuard(const RunPaths& paths, bool fresh) : paths_(paths), fresh_(fresh) {
+    for (const fs::path& dir : {paths.dir, paths.checkpoints, paths.samples}) {
+      if (!fs::exists(dir)) made_.push_back(dir);
+    }
+    fs::create_directories(paths.checkpoints);
+    fs::create_directories(paths.samples);
+  }
+  ~FreshRunGuard() {
+    if (kept_) return;
+    std::error_code ec;
+    if (fresh_) fs::remove(paths_.run_json, ec);
+    for (auto it = made_.rbegin(); it != made_.rend(); ++it) fs::remove(*it, ec);  // only if empty
+  }
+  FreshRunGuard(const FreshRunGuard&) = delete;
+  FreshRunGuard& operator=(const FreshRunGuard&) = delete;
+  void keep() { kept_ = true; }
+
+ private:
+  const RunPaths& paths_;
+  bool fresh_;
+  bool kept_ = false;
+  std::vector<fs::path> made_;
+};
 
 std::string format_duration(double seconds) {
   const auto s = static_cast<long long>(seconds);
@@ -219,14 +250,7 @@ int run_train(const TrainCliOptions& o) {
 
   TrainProgress progress;
   const std::string run_text = options_json(o).dump();
-  if (o.resume) {
-    progress = load_training_checkpoint(paths.latest.string(), trainer).progress;
-    truncate_log(paths.log, progress.step);
-  } else {
-    fs::create_directories(paths.checkpoints);
-    write_text_atomically(paths.run_json, options_json(o).dump(2) + "\n");
-  }
-  fs::create_directories(paths.samples);
+  if (o.resume) progress = load_training_checkpoint(paths.latest.string(), trainer).progress;
 
   const std::string sample_train_text = dataset.summary();
   SampleSet train_samples = load_sample_set(dataset, o.samples, o.image_size, o.seed, config);
@@ -249,9 +273,17 @@ int run_train(const TrainCliOptions& o) {
               << " per epoch, " << planned << " steps planned, device " << device_name(device) << std::endl;
   }
 
+  // Everything that can fail at the start has worked: the run folder is made now. Until the first checkpoint, a
+  // failure removes what this start created, so the next run (fresh or --resume) is not blocked by a stray run.json.
+  FreshRunGuard guard(paths, !o.resume);
+  if (o.resume) {
+    truncate_log(paths.log, progress.step);
+  } else {
+    write_file_atomically(paths.run_json, options_json(o).dump(2) + "\n");
+  }
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGTERM, on_stop_signal);
-  std::ofstream log(paths.log, std::ios::app);
+  std::ofstream log(paths.log, o.resume ? std::ios::app : std::ios::trunc);
   BIGCOLOR_CHECK(log.good(), paths.log.string(), ": cannot open for appending");
   const bool tty = isatty(STDERR_FILENO) != 0;
   const Stopwatch run_clock;
@@ -262,6 +294,7 @@ int run_train(const TrainCliOptions& o) {
     save_training_checkpoint(paths.latest.string(), trainer, progress, run_text);
     export_ema_colorizer(paths.ema.string(), trainer);
     last_checkpoint_step = progress.step;
+    guard.keep();
   };
   const auto write_samples = [&] {
     char name[64];

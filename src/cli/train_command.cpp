@@ -1,6 +1,7 @@
 // The options of `bigcolor train` (CLI11); the run itself is in train.cpp.
 #include <CLI/CLI.hpp>
 
+#include "cli/cli_checks.h"
 #include "cli/train.h"
 
 namespace bigcolor::cli {
@@ -46,16 +47,16 @@ CLI::App* add_train_command(CLI::App& app, TrainCliOptions& o) {
       ->type_name("FILE");
   t->add_option("--config", o.config_path, "--init-eg with an official folder: its config.pickle when not beside it")
       ->type_name("FILE");
-  t->add_option("--epochs", o.epochs, "Epochs")->check(CLI::Range(1, 100000));
-  t->add_option("--batch", o.batch, "Images per step (the official run: 60 over all GPUs)")->check(CLI::Range(1, 4096));
+  t->add_option("--epochs", o.epochs, "Epochs")->check(number_check())->check(CLI::Range(1, 100000));
+  t->add_option("--batch", o.batch, "Images per step (the official run: 60 over all GPUs)")->check(number_check())->check(CLI::Range(1, 4096));
   t->add_option("--max-steps", o.max_steps, "Stop after this many steps in all (0: run every epoch)")
       ->check(CLI::NonNegativeNumber);
   t->add_option("--image-size", o.image_size, "Training image size (multiple of 16, at least 64)")
-      ->check(CLI::Range(64, 4096));
+      ->check(number_check())->check(CLI::Range(64, 4096));
   t->add_option("--lr", o.lr, "EG learning rate")->check(CLI::PositiveNumber);
   t->add_option("--lr-d", o.lr_d, "D learning rate")->check(CLI::PositiveNumber);
-  t->add_option("--lr-decay", o.lr_decay, "Learning-rate factor per epoch")->check(CLI::Range(0.0, 1.0));
-  t->add_option("--ema-decay", o.ema_decay, "EMA decay (torch_ema's warm-up applies)")->check(CLI::Range(0.0, 1.0));
+  t->add_option("--lr-decay", o.lr_decay, "Learning-rate factor per epoch")->check(number_check())->check(CLI::Range(0.0, 1.0));
+  t->add_option("--ema-decay", o.ema_decay, "EMA decay (torch_ema's warm-up applies)")->check(number_check())->check(CLI::Range(0.0, 1.0));
   t->add_option("--coef-adv", o.coef_adv, "Weight of the adversarial loss")->check(CLI::NonNegativeNumber);
   t->add_option("--coef-mse", o.coef_mse, "Weight of the MSE loss")->check(CLI::NonNegativeNumber);
   t->add_option("--coef-lpips", o.coef_lpips, "Weight of the VGG perceptual loss")->check(CLI::NonNegativeNumber);
@@ -72,17 +73,17 @@ CLI::App* add_train_command(CLI::App& app, TrainCliOptions& o) {
   t->add_option("--fixed-class", o.fixed_class, "The class of every image of a flat folder")
       ->check(CLI::NonNegativeNumber);
   t->add_option("--width", o.width, "Channel width (G_ch = D_ch = encoder) of models built without --init-*")
-      ->check(CLI::Range(1, 1024));
-  t->add_option("--n-classes", o.n_classes, "Classes of models built without --init-*")->check(CLI::Range(1, 100000));
+      ->check(number_check())->check(CLI::Range(1, 1024));
+  t->add_option("--n-classes", o.n_classes, "Classes of models built without --init-*")->check(number_check())->check(CLI::Range(1, 100000));
   t->add_option("--seed", o.seed, "Seed of the initialization, z, dropout and the data order");
   t->add_option("--device", o.device, "cpu, cuda or auto")->check(CLI::IsMember({"cpu", "cuda", "auto"}));
-  t->add_option("--workers", o.workers, "Image decoding threads (0: up to 4)")->check(CLI::Range(0, 64));
-  t->add_option("--threads", o.threads, "CPU compute threads (0: all cores)")->check(CLI::Range(0, 1024));
-  t->add_option("--log-every", o.log_every, "Steps between log lines")->check(CLI::Range(1, 1000000));
+  t->add_option("--workers", o.workers, "Image decoding threads (0: up to 4)")->check(number_check())->check(CLI::Range(0, 64));
+  t->add_option("--threads", o.threads, "CPU compute threads (0: all cores)")->check(number_check())->check(CLI::Range(0, 1024));
+  t->add_option("--log-every", o.log_every, "Steps between log lines")->check(number_check())->check(CLI::Range(1, 1000000));
   t->add_option("--sample-every", o.sample_every, "Steps between sample sheets (0: none)")->check(CLI::NonNegativeNumber);
   t->add_option("--checkpoint-every", o.checkpoint_every, "Steps between checkpoints (also one per epoch)")
-      ->check(CLI::Range(1, 100000000));
-  t->add_option("--samples", o.samples, "Images per sample sheet")->check(CLI::Range(1, 64));
+      ->check(number_check())->check(CLI::Range(1, 100000000));
+  t->add_option("--samples", o.samples, "Images per sample sheet")->check(number_check())->check(CLI::Range(1, 64));
   t->add_flag("-q,--quiet", o.quiet, "No progress display (errors and the final line are still printed)");
   return t;
 }

@@ -1,6 +1,7 @@
 #include "models/checkpoint.h"
 
 #include <algorithm>
+#include <cmath>
 #include <charconv>
 #include <cstdint>
 #include <cstdio>
@@ -202,7 +203,7 @@ OfficialCheckpoint find_official_checkpoint(const std::string& dir, std::optiona
       looked += (looked.empty() ? "'" : ", '") + candidate.string() + "'";
     }
     BIGCOLOR_CHECK(!out.config_path.empty(), dir, ": config.pickle (DGP's BigGAN config) not found; looked at ",
-                   looked, "; give its path");
+                   looked, "; give its path with --config FILE");
   }
   return out;
 }
@@ -314,6 +315,18 @@ void verify_config_against_state(const ColorizerConfig& config, const NamedTenso
 
 // ---- loading state ----------------------------------------------------------------------------------------------
 
+// A NaN or infinity in a weight turns every output into NaN, which the image writers would save as a black picture:
+// a damaged file is refused here, naming the tensor, instead of giving a silent wrong answer.
+void require_finite(const Tensor& t, const std::string& name, const std::string& source) {
+  if (t.dtype() != DType::F32 || t.numel() == 0) return;
+  const Tensor host = t.device() == Device::CPU ? t : t.to(Device::CPU);
+  const float* p = host.data<float>();
+  for (std::int64_t i = 0; i < host.numel(); ++i)
+    BIGCOLOR_CHECK(std::isfinite(p[i]), source, ": tensor '", printable(name), "' holds ",
+                   std::isnan(p[i]) ? "NaN" : "an infinite value", " (element ", i, " of ", host.numel(),
+                   "): the file is damaged");
+}
+
 void load_state(Module& m, const NamedTensors& tensors, const std::string& source) {
   const Index index = index_of(tensors, source);
   const std::vector<Module::NamedTensor> state = m.state();
@@ -338,6 +351,7 @@ void load_state(Module& m, const NamedTensors& tensors, const std::string& sourc
     BIGCOLOR_CHECK(t.shape() == s.tensor.shape(), source, ": key '", s.name, "' has shape ", shape_string(t.shape()),
                    ", expected ", shape_string(s.tensor.shape()));
     BIGCOLOR_CHECK(t.dtype() == DType::F32, source, ": key '", s.name, "' is ", t.describe(), ", expected F32");
+    require_finite(t, s.name, source);
   }
   BIGCOLOR_CHECK(unexpected == 0, source, ": unexpected key '", printable(first_unexpected), "'",
                  unexpected > 1 ? " (" + std::to_string(unexpected) + " unexpected keys in all)" : std::string());
@@ -366,6 +380,7 @@ void apply_ema_shadows(Module& m, const std::vector<Tensor>& shadows, const std:
                    source, ": shadow_params[", i, "] is ",
                    shadows[i].defined() ? shadows[i].describe() : std::string("undefined"), " but parameter '",
                    targets[i]->name, "' is ", shape_string(value.shape()), " F32");
+    require_finite(shadows[i], "shadow_params[" + std::to_string(i) + "] (" + targets[i]->name + ")", source);
   }
   for (std::size_t i = 0; i < targets.size(); ++i) targets[i]->parameter->value.copy_from(shadows[i]);
 }
@@ -390,7 +405,12 @@ std::unique_ptr<Colorizer> load_official_colorizer(const OfficialCheckpoint& che
     const TorchFile eg_file = load_torch_state(checkpoint.eg_path);
     const NamedTensors tensors = state_dict_tensors(eg_file.root(), eg_file.path);
     verify_config_against_state(config, tensors, eg_file.path);
-    eg = std::make_unique<Colorizer>(config);
+    try {
+      eg = std::make_unique<Colorizer>(config);
+    } catch (const Error& e) {
+      detail::throw_error(checkpoint.config_path, " and ", checkpoint.args_path,
+                          ": the model they describe cannot be built: ", e.what());
+    }
     load_state(*eg, tensors, eg_file.path);
   }
   if (use_ema) {
@@ -500,6 +520,12 @@ void save_colorizer(const std::string& path, Colorizer& colorizer) {
 std::unique_ptr<Colorizer> load_colorizer(const std::string& path) {
   const SafetensorsFile file = load_safetensors(path);
   const auto version = file.metadata.find(kColorizerFormatKey);
+  if (version == file.metadata.end() && file.metadata.count("bigcolor.training_format") != 0) {
+    const fs::path run = fs::path(path).parent_path().parent_path() / "ema.safetensors";
+    detail::throw_error(path, ": a training checkpoint (weights, optimizer state and progress), not a colorizer; ",
+                        "colorize the run's EMA weights instead: ", run.string(),
+                        " (or a checkpoints/ema_epoch_NNN.safetensors)");
+  }
   BIGCOLOR_CHECK(version != file.metadata.end(), path, ": not a bigcolor colorizer file (no '", kColorizerFormatKey,
                  "' metadata)");
   BIGCOLOR_CHECK(version->second == kColorizerFormatVersion, path, ": colorizer format version '",

@@ -218,7 +218,7 @@ Dataset scan_dataset(const std::string& root, const DatasetOptions& options) {
     throw Error(message.str());
   }
   BIGCOLOR_CHECK(options.fixed_class.has_value(), root, ": a flat folder of ", loose_images.size(),
-                 " images (no class sub-folders) needs a fixed class for all of them");
+                 " images (no class sub-folders) needs a fixed class for all of them (--fixed-class N)");
   const int fixed = *options.fixed_class;
   BIGCOLOR_CHECK(fixed >= 0 && fixed < options.n_classes, root, ": fixed class ", fixed, " is outside 0..",
                  options.n_classes - 1);
