@@ -54,6 +54,12 @@ void check_close(const Tensor& out, const Tensor& ref, double tolerance, const s
 
 void poison(const Tensor& t) { t.fill(std::numeric_limits<float>::quiet_NaN()); }
 
+Tensor poisoned(const Shape& shape, Device device) {
+  Tensor t = Tensor::empty(shape, DType::F32, device);
+  poison(t);
+  return t;
+}
+
 Tensor random_normal(const Shape& shape, Rng& rng, Device device) {
   Tensor t = Tensor::empty(shape, DType::F32, device);
   rng.fill_normal(t, 0.0f, 1.0f);

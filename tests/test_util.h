@@ -28,6 +28,8 @@ void check_close(const Tensor& out, const Tensor& ref, double tolerance, const s
 
 // Fills an F32 tensor with NaN, so anything a kernel forgets to write is caught.
 void poison(const Tensor& t);
+// A fresh F32 tensor of `shape` on `device`, all NaN: an output or overwritten gradient before the call.
+Tensor poisoned(const Shape& shape, Device device = Device::CPU);
 
 // A fresh tensor with values from N(0, 1) (or uniform in [low, high)).
 Tensor random_normal(const Shape& shape, Rng& rng, Device device = Device::CPU);

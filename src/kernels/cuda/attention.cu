@@ -30,7 +30,7 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/device_helpers.cuh"
 #include "kernels/cuda/cuda_ops.h"
 #include "tensor/error.h"
 
@@ -46,25 +46,6 @@ constexpr int kQFPitch = kQF + 4;
 constexpr int kQA = 32;            // queries per tile: key kernel
 constexpr int kQAPitch = kQA + 4;
 constexpr int kCkChunk = 64;       // θ/φ channels per chunk (= the d_phi / d_theta rows a block owns)
-
-// ---- cp.async ---------------------------------------------------------------------------------------------------
-
-__device__ __forceinline__ unsigned smem_addr(const void* p) {
-  return static_cast<unsigned>(__cvta_generic_to_shared(p));
-}
-// 4 bytes from src, or zeros when !valid (src is then not read but must be a valid address).
-__device__ __forceinline__ void cp_async4(float* dst, const float* src, bool valid) {
-  asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(smem_addr(dst)), "l"(src),
-               "r"(valid ? 4 : 0));
-}
-__device__ __forceinline__ void cp_async16(float* dst, const float* src, bool valid) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src),
-               "r"(valid ? 16 : 0));
-}
-__device__ __forceinline__ void cp_async_wait_all() {
-  asm volatile("cp.async.commit_group;\n" ::);
-  asm volatile("cp.async.wait_group 0;\n" ::: "memory");
-}
 
 // dst[r · dst_pitch + j] (r < rows, j < COLS) = src[r · src_pitch + col0 + j] when r < rows_valid and
 // col0 + j < col_limit, else 0. vec4: src_pitch, col0 and the src base are multiples of 4 floats (16-byte copies).
@@ -143,21 +124,11 @@ __device__ __forceinline__ void rows_fma(float (&acc)[TM][TN], const float* a, i
   }
 }
 
-__device__ __forceinline__ float half_warp_max(float v) {
-  for (int offset = 8; offset > 0; offset >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, offset));
-  return v;
-}
-__device__ __forceinline__ float half_warp_sum(float v) {
-  for (int offset = 8; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
-  return v;
-}
-
 struct Dims {
   int ck, cv, n, m;
   bool vec_n, vec_m;  // N % 4 == 0, M % 4 == 0: 16-byte copies along queries / keys
 };
 
-__host__ __device__ constexpr int ceil_div(int a, int b) { return (a + b - 1) / b; }
 __host__ __device__ constexpr int ck_chunks(const Dims& d) { return d.ck > 0 ? ceil_div(d.ck, kCkChunk) : 1; }
 template <int CVC>
 __host__ __device__ constexpr int cv_chunks(const Dims& d) { return d.cv > 0 ? ceil_div(d.cv, CVC) : 1; }
@@ -236,11 +207,11 @@ __global__ void __launch_bounds__(kThreads, 2) attention_forward_kernel(float* _
     float p[4][2], alpha[4];
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
-      const float m_new = fmaxf(m_run[i], half_warp_max(fmaxf(s[i][0], s[i][1])));
+      const float m_new = fmaxf(m_run[i], xor_max<16>(fmaxf(s[i][0], s[i][1])));
       alpha[i] = expf(m_run[i] - m_new);  // 0 on the first tile (m_run = −∞)
       p[i][0] = expf(s[i][0] - m_new);
       p[i][1] = expf(s[i][1] - m_new);
-      const float row_sum = half_warp_sum(p[i][0] + p[i][1]);
+      const float row_sum = xor_sum<16>(p[i][0] + p[i][1]);
       if (lo == 0) l_s[4 * hi + i] = l_s[4 * hi + i] * alpha[i] + row_sum;
       m_run[i] = m_new;
     }
@@ -626,16 +597,6 @@ __global__ void sum_splits_kernel(float* __restrict__ out, const float* __restri
 }
 
 // ---- host side ----------------------------------------------------------------------------------------------------
-
-int sm_count() {
-  static const int count = [] {
-    int device = 0, n = 0;
-    CUDA_CHECK(cudaGetDevice(&device));
-    CUDA_CHECK(cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, device));
-    return n;
-  }();
-  return count;
-}
 
 template <typename Kernel>
 void set_smem(Kernel kernel, std::size_t floats, const char* what) {

@@ -17,7 +17,7 @@
 //   eval:     d_in = weight·invstd·d_out
 #include <cstdint>
 
-#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/device_helpers.cuh"
 #include "kernels/cuda/cuda_ops.h"
 
 namespace bigcolor::cuda {

@@ -29,7 +29,7 @@
 // (without relu `out` is not read: 5; eval needs no sums for d_in: d_out, out read and d_in written, 3).
 #include <cstdint>
 
-#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/device_helpers.cuh"
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda/workspace.h"
 #include "tensor/cuda_memory.h"
@@ -41,8 +41,6 @@ namespace {
 constexpr int kThreads = 256;
 constexpr int kWarps = kThreads / 32;
 constexpr std::int64_t kChunk = 8192;  // elements per block: 8 float4 per thread; a multiple of 4·kThreads
-
-bool aligned16(const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; }
 
 struct Geometry {
   std::int64_t batch, channels, hw;
@@ -70,11 +68,6 @@ __device__ inline Chunk chunk_of_block(const Geometry& g) {
   k.end = k.begin + kChunk < g.hw ? k.begin + kChunk : g.hw;
   k.base = k.plane * g.hw;
   return k;
-}
-
-__device__ inline double warp_sum(double value) {
-  for (int offset = 16; offset > 0; offset >>= 1) value += __shfl_down_sync(0xffffffffu, value, offset);
-  return value;  // complete in lane 0
 }
 
 // Calls f4(q) for every float4 index q of the chunk (elements 4q .. 4q + 3 of the tensor) when vec4, else f1(e)

@@ -23,7 +23,7 @@
 #include <mutex>
 #include <vector>
 
-#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/device_helpers.cuh"
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda/workspace.h"
 #include "tensor/cuda_memory.h"

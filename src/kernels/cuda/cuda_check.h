@@ -45,39 +45,6 @@ inline void check_launch(std::source_location where = std::source_location::curr
   }
 }
 
-// ---- launch helpers shared by the kernels of this folder ----------------------------------------------------------
-
-// Blocks for a grid-stride loop over n elements: enough to fill the GPU, capped so huge tensors loop instead.
-inline unsigned int grid_blocks(long long n, int threads_per_block) {
-  const long long wanted = (n + threads_per_block - 1) / threads_per_block;
-  constexpr long long kMaxBlocks = 65536;
-  return static_cast<unsigned int>(wanted < 1 ? 1 : (wanted > kMaxBlocks ? kMaxBlocks : wanted));
-}
-
-#ifdef __CUDACC__
-// Sum of `value` over the whole block, returned to every thread. Deterministic: a fixed shuffle tree inside each
-// warp, then warp 0 adds the per-warp sums in a fixed tree. Requirements: blockDim.x is a multiple of 32 (at most
-// 1024), blockDim.y == blockDim.z == 1, and every thread of the block calls it (no thread may have returned).
-__device__ inline double block_sum(double value) {
-  __shared__ double warp_sums[32];
-  __shared__ double total;
-  const unsigned lane = threadIdx.x & 31u;
-  const unsigned warp = threadIdx.x >> 5;
-  const unsigned warps = blockDim.x >> 5;
-  for (int offset = 16; offset > 0; offset >>= 1) value += __shfl_down_sync(0xffffffffu, value, offset);
-  __syncthreads();  // an earlier call may still be reading warp_sums / total
-  if (lane == 0) warp_sums[warp] = value;
-  __syncthreads();
-  if (warp == 0) {
-    value = lane < warps ? warp_sums[lane] : 0.0;
-    for (int offset = 16; offset > 0; offset >>= 1) value += __shfl_down_sync(0xffffffffu, value, offset);
-    if (lane == 0) total = value;
-  }
-  __syncthreads();
-  return total;
-}
-#endif
-
 }  // namespace bigcolor::cuda
 
 #define CUDA_CHECK(expr)                                                                                   \

@@ -5,7 +5,7 @@
 // d_in == d_out) and the two outputs of a backward may alias its inputs.
 #include <cstdint>
 
-#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/device_helpers.cuh"
 #include "kernels/cuda/cuda_ops.h"
 
 namespace bigcolor::cuda {

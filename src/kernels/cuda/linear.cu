@@ -6,7 +6,7 @@
 // Cᵀ = op(B)ᵀ·op(A)ᵀ, i.e. cuBLAS gets B first and A second, with the same transpose flags. See gemm_row_major.
 #include <cstdint>
 
-#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/device_helpers.cuh"
 #include "kernels/cuda/cuda_ops.h"
 
 namespace bigcolor::cuda {

@@ -2,7 +2,7 @@
 // arithmetic as the CPU twin (src/kernels/cpu/optimizer.cpp), so CPU and GPU training agree to rounding.
 #include <cstdint>
 
-#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/device_helpers.cuh"
 #include "kernels/cuda/cuda_ops.h"
 
 namespace bigcolor::cuda {

@@ -8,7 +8,7 @@
 // the first maximum (strict >), forward and backward alike.
 #include <cstdint>
 
-#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/device_helpers.cuh"
 #include "kernels/cuda/cuda_ops.h"
 
 namespace bigcolor::cuda {

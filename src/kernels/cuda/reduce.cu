@@ -11,7 +11,7 @@
 // Backward: d_a = 2·(a − b)/n · d_out[0], d_b = −d_a; d_out[0] is read on the device.
 #include <cstdint>
 
-#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/device_helpers.cuh"
 #include "kernels/cuda/cuda_ops.h"
 #include "tensor/cuda_memory.h"
 

@@ -8,7 +8,7 @@
 // Every element is read before the row's outputs are written, so out may alias in and d_in may alias d_out.
 #include <cstdint>
 
-#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/device_helpers.cuh"
 #include "kernels/cuda/cuda_ops.h"
 
 namespace bigcolor::cuda {
@@ -17,16 +17,6 @@ namespace {
 
 constexpr int kWarpsPerBlock = 8;
 constexpr int kThreads = kWarpsPerBlock * 32;
-
-__device__ float warp_max(float v) {
-  for (int offset = 16; offset > 0; offset >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, offset));
-  return v;
-}
-
-__device__ float warp_sum(float v) {
-  for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
-  return v;
-}
 
 // in, out: (rows, cols).
 __global__ void softmax_forward_kernel(float* out, const float* in, std::int64_t rows, std::int64_t cols) {
@@ -38,10 +28,10 @@ __global__ void softmax_forward_kernel(float* out, const float* in, std::int64_t
     float* y = out + r * cols;
     float m = -INFINITY;
     for (std::int64_t j = lane; j < cols; j += 32) m = fmaxf(m, x[j]);
-    m = warp_max(m);
+    m = xor_max<32>(m);
     float s = 0.0f;
     for (std::int64_t j = lane; j < cols; j += 32) s += expf(x[j] - m);
-    s = warp_sum(s);
+    s = xor_sum<32>(s);
     const float inv = 1.0f / s;
     for (std::int64_t j = lane; j < cols; j += 32) y[j] = expf(x[j] - m) * inv;
   }
@@ -59,7 +49,7 @@ __global__ void softmax_backward_kernel(float* d_in, const float* d_out, const f
     float* dx = d_in + r * cols;
     float dot = 0.0f;
     for (std::int64_t j = lane; j < cols; j += 32) dot += g[j] * y[j];
-    dot = warp_sum(dot);
+    dot = xor_sum<32>(dot);
     for (std::int64_t j = lane; j < cols; j += 32) dx[j] = y[j] * (g[j] - dot);
   }
 }

@@ -32,7 +32,7 @@
 // floats, the floor, since c needs the complete ⟨G, W⟩ before any element of d_weight can be written.
 #include <cstdint>
 
-#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/device_helpers.cuh"
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda/workspace.h"
 #include "tensor/cuda_memory.h"
@@ -50,8 +50,6 @@ constexpr std::int64_t kMaxDotPartials = 1024;   // dot_partial: blocks at most
 constexpr std::int64_t kLongRow = 1024;          // row_matvec: rows at least this long get a whole block
 constexpr int kBatch = 4;                        // col_partial, row_matvec: loads issued together per thread
 
-bool aligned16(const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; }
-
 // Loads VEC consecutive floats (VEC = 4: one aligned float4) through the read-only path.
 template <int VEC>
 __device__ inline void load(const float* __restrict__ p, float (&x)[VEC]) {
@@ -64,11 +62,6 @@ __device__ inline void load(const float* __restrict__ p, float (&x)[VEC]) {
   } else {
     x[0] = __ldg(p);
   }
-}
-
-__device__ inline double warp_sum(double value) {
-  for (int offset = 16; offset > 0; offset >>= 1) value += __shfl_down_sync(0xffffffffu, value, offset);
-  return value;  // complete in lane 0
 }
 
 // ---- forward ------------------------------------------------------------------------------------------------------
@@ -359,7 +352,6 @@ void launch_apply(float* d_weight, const float* g, const float* u_new, const flo
   check_launch();
 }
 
-std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
 std::int64_t at_least_one(std::int64_t a) { return a < 1 ? 1 : a; }
 std::int64_t round_up(std::int64_t a, std::int64_t b) { return ceil_div(a, b) * b; }
 

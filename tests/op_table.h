@@ -1,0 +1,89 @@
+// The op table: every op of kernels/op_signatures.inc and kernels/fused_signatures.inc that has a backward, registered
+// once, with the shapes it is tested at and how its inputs are drawn. The harnesses loop over it:
+//   tests/test_finite_difference.cpp  "gradcheck": central differences against the CPU backward (op_harness.h)
+//   tests/test_cuda_vs_cpu.cpp        "cuda": the CUDA backend against the CPU backend, outputs poisoned with NaN
+// Adding an op = its kernels + one OpEntry (a builder of one OpCase, and the case lists of each harness).
+//
+// An OpCase is one op at one shape, with its tensors by name, all on the CPU (the CUDA harness copies them):
+//   inputs    everything the op reads (input data, weights, saved statistics, running buffers); drawn from the
+//             case's seeded Rng, so a case is reproducible
+//   outputs   written by the forward: poisoned with NaN before it runs, compared after
+//   state     inputs the forward updates in place (running statistics): compared after the forward, not poisoned
+//   grads     written by the backward, each the gradient of one input; `accumulates` = a parameter gradient (+=,
+//             starts from random values) else an activation gradient (overwritten, starts as NaN). A name absent
+//             from the case (get() gives Tensor{}) is a gradient not wanted.
+//   "d_out"   the upstream gradient (the harness sets it: R of L = Σ out ⊙ R for gradcheck, random for cuda)
+// forward / backward run the op on whatever device the named tensors live on (both harnesses pass their own map).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "tensor/rng.h"
+#include "tensor/tensor.h"
+
+namespace bigcolor::test {
+
+using Tensors = std::map<std::string, Tensor>;
+
+// The named tensor, or Tensor{} ("not wanted") when the case has none of that name.
+Tensor get(const Tensors& t, const std::string& name);
+
+struct GradSpec {
+  std::string grad;   // name of the gradient tensor, e.g. "d_weight"
+  std::string input;  // name of the input it is the gradient of, e.g. "weight"
+  bool accumulates;   // parameter gradient (+=) or activation gradient (overwritten)
+};
+
+// A backward run with only some gradients wanted (the others Tensor{}), on both devices.
+struct Partial {
+  std::vector<std::string> grads;
+  bool bitwise = false;  // the GPU's partial result must equal its full run bit for bit (else: GPU vs CPU partial,
+                         // at the case's tolerance)
+};
+
+struct OpCase {
+  std::string name;  // op and shape, printed with every check
+  Tensors t;
+  std::vector<std::string> outputs, state;
+  std::vector<GradSpec> grads;
+  std::function<void(const Tensors&)> forward, backward;
+
+  // ---- gradcheck ----
+  std::string loss_output;  // L = Σ t[loss_output] ⊙ R (default: outputs[0])
+  double h = 1e-2;          // finite-difference step (0.1 for ops linear in each argument: exact up to rounding)
+  // Replaces `forward` while perturbing (after one real forward): for a backward defined with some forward results
+  // held constant (spectral norm: u_new, v). Writes t[loss_output].
+  std::function<void(const Tensors&)> gradcheck_forward;
+
+  // ---- cuda ----
+  double tolerance = 1e-5;                          // normalized error, the project's float32 bar
+  std::map<std::string, double> tolerance_of;       // per output / gradient, where rounding allows more
+  bool backward_from_cpu_forward = false;  // both devices' backward get the CPU's outputs (identical saved
+                                           // statistics and ReLU masks); else each device uses its own
+  std::vector<Partial> partials;
+  bool deterministic = false;        // a second GPU forward gives the same bits
+  bool compare_increments = false;   // also compare (accumulated gradient − its start) of accumulating gradients
+};
+
+struct OpEntry {
+  std::string op;  // as in op_signatures.inc / fused_signatures.inc, e.g. "conv2d"
+  std::function<std::vector<OpCase>(Rng&)> gradcheck_cases;  // small shapes (up to ~500 elements per input)
+  std::function<std::vector<OpCase>(Rng&)> cuda_cases;       // odd sizes, tile boundaries, real layer shapes
+  std::uint64_t gradcheck_seed, cuda_seed;
+};
+
+// Primitive ops (op_table.cpp) and the fused BigGAN kernels (op_table_fused.cpp), in one list.
+const std::vector<OpEntry>& op_table();
+std::vector<OpEntry> primitive_op_entries();
+std::vector<OpEntry> fused_op_entries();
+
+// Builders the self-tests of the harness reuse (test_finite_difference.cpp).
+OpCase linear_case(Rng& rng, std::int64_t b, std::int64_t i, std::int64_t o, bool bias, bool want_d_in = true);
+OpCase tanh_case(const Tensor& in);
+OpCase batchnorm_gradcheck_case(Rng& rng, const Shape& shape, bool affine, bool training);
+
+}  // namespace bigcolor::test
