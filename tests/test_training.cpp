@@ -15,8 +15,8 @@
 #include "kernels/ops.h"
 #include "tensor/error.h"
 #include "test_util.h"
-#include "training/init.h"
-#include "training/train_checkpoint.h"
+#include "train/init.h"
+#include "train/train_checkpoint.h"
 #include "training_fixture.h"
 
 using namespace bigcolor;

@@ -20,7 +20,7 @@
 #include "models/checkpoint.h"
 #include "tensor/error.h"
 #include "test_util.h"
-#include "training/trainer.h"
+#include "train/trainer.h"
 
 using namespace bigcolor;
 using namespace bigcolor::test;

@@ -5,8 +5,8 @@
 #include <memory>
 #include <vector>
 
-#include "training/init.h"
-#include "training/trainer.h"
+#include "train/init.h"
+#include "train/trainer.h"
 
 namespace bigcolor::test {
 

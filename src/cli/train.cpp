@@ -17,9 +17,9 @@
 #include "cli/train_samples.h"
 #include "tensor/files.h"
 #include "models/checkpoint.h"
-#include "training/data_loader.h"
-#include "training/init.h"
-#include "training/train_checkpoint.h"
+#include "train/data_loader.h"
+#include "train/init.h"
+#include "train/train_checkpoint.h"
 
 namespace bigcolor::cli {
 

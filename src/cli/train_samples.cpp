@@ -4,7 +4,7 @@
 #include "kernels/ops.h"
 #include "layers/functional.h"
 #include "tensor/error.h"
-#include "training/data_loader.h"
+#include "train/data_loader.h"
 
 namespace bigcolor::cli {
 

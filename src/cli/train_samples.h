@@ -5,8 +5,8 @@
 
 #include <string>
 
-#include "training/dataset.h"
-#include "training/trainer.h"
+#include "train/dataset.h"
+#include "train/trainer.h"
 
 namespace bigcolor::cli {
 

@@ -1,4 +1,4 @@
-#include "training/trainer.h"
+#include "train/trainer.h"
 
 #include <cmath>
 #include <set>
@@ -7,7 +7,7 @@
 #include "kernels/ops.h"
 #include "layers/functional.h"
 #include "tensor/error.h"
-#include "training/data_loader.h"
+#include "train/data_loader.h"
 
 namespace bigcolor {
 

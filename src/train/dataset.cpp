@@ -1,4 +1,4 @@
-#include "training/dataset.h"
+#include "train/dataset.h"
 
 #include <algorithm>
 #include <cctype>

@@ -1,4 +1,4 @@
-#include "training/perceptual.h"
+#include "train/perceptual.h"
 
 #include <cmath>
 
@@ -6,7 +6,7 @@
 #include "kernels/ops.h"
 #include "layers/functional.h"
 #include "tensor/error.h"
-#include "training/dataset.h"
+#include "train/dataset.h"
 
 namespace bigcolor {
 

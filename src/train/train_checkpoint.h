@@ -12,7 +12,7 @@
 #include <cstdint>
 #include <string>
 
-#include "training/trainer.h"
+#include "train/trainer.h"
 
 namespace bigcolor {
 

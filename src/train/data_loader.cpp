@@ -1,4 +1,4 @@
-#include "training/data_loader.h"
+#include "train/data_loader.h"
 
 #include <omp.h>
 

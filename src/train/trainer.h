@@ -19,8 +19,8 @@
 #include "models/colorizer.h"
 #include "models/discriminator.h"
 #include "tensor/rng.h"
-#include "training/optimizer.h"
-#include "training/perceptual.h"
+#include "train/optimizer.h"
+#include "train/perceptual.h"
 
 namespace bigcolor {
 

@@ -28,7 +28,7 @@
 #include <vector>
 
 #include "tensor/tensor.h"
-#include "training/dataset.h"
+#include "train/dataset.h"
 
 namespace bigcolor::training {
 

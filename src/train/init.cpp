@@ -1,4 +1,4 @@
-#include "training/init.h"
+#include "train/init.h"
 
 #include <cblas.h>
 

@@ -1,4 +1,4 @@
-#include "training/train_checkpoint.h"
+#include "train/train_checkpoint.h"
 
 #include <bit>
 #include <map>

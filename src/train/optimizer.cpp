@@ -1,4 +1,4 @@
-#include "training/optimizer.h"
+#include "train/optimizer.h"
 
 #include <algorithm>
 #include <cmath>
