@@ -26,6 +26,7 @@
 #include "models/vgg16.h"
 
 using namespace bigcolor;
+using namespace bigcolor::train;
 
 namespace {
 

@@ -20,6 +20,7 @@
 #include "training_fixture.h"
 
 using namespace bigcolor;
+using namespace bigcolor::train;
 using namespace bigcolor::test;
 
 TEST_CASE("training: Adam follows torch's update, step by step") {

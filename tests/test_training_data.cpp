@@ -25,7 +25,7 @@
 namespace {
 
 using namespace bigcolor;
-using namespace bigcolor::training;
+using namespace bigcolor::train;
 namespace fs = std::filesystem;
 
 // A fresh folder for one test, removed when the test ends.

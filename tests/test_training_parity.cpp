@@ -23,6 +23,7 @@
 #include "train/trainer.h"
 
 using namespace bigcolor;
+using namespace bigcolor::train;
 using namespace bigcolor::test;
 
 namespace {

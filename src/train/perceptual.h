@@ -11,7 +11,7 @@
 
 #include "models/vgg16.h"
 
-namespace bigcolor {
+namespace bigcolor::train {
 
 class PerceptualLoss {
  public:
@@ -39,4 +39,4 @@ class PerceptualLoss {
   Preprocess pre_;
 };
 
-}  // namespace bigcolor
+}  // namespace bigcolor::train
