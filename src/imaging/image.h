@@ -1,7 +1,7 @@
 // Images on disk <-> float pixels, as the official colorize_real.py sees them.
 //
 // Reading (load_image): PNG (libpng), JPEG (libjpeg-turbo) and BMP (stb_image, Debian's libstb-dev, compiled into
-// image.cpp). Samples become floats in [0,1] exactly as torchvision's ToTensor makes them: an 8-bit sample v is
+// codec_bmp.cpp). Samples become floats in [0,1] exactly as torchvision's ToTensor makes them: an 8-bit sample v is
 // v / 255.0f (float32 division). Beyond what the official code accepts (PIL `Image.open` + ToTensor, which only
 // works for 8-bit gray and RGB), every layout is given the meaning PIL's `convert` would give it:
 //   - gray, 1/2/4/8-bit               -> 1 channel (1-bit: 0 or 1, as ToTensor of PIL mode "1")
