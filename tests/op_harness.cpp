@@ -6,8 +6,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <exception>
+#include <map>
+#include <set>
 #include <sstream>
 
+#include "golden_file.h"
+#include "tensor/error.h"
 #include "test_util.h"
 
 namespace bigcolor::test {
@@ -267,6 +272,113 @@ void check_case_cuda_vs_cpu(const OpCase& op, Rng& rng) {
         check_close(pg.at(g), pc.at(g), tolerance(g), op.name + " " + g + " alone (" + label + " )");
       }
     }
+  }
+}
+
+}  // namespace bigcolor::test
+
+// ---- golden -------------------------------------------------------------------------------------------------------
+
+namespace bigcolor::test {
+
+namespace {
+
+// One golden case of one op: forward, in-place and unchanged-state checks, backward, partial backwards.
+void check_golden_case(const OpEntry& entry, const GoldenCase& g) {
+  const OpCase op = entry.golden.build(g);
+  INFO("golden ", entry.op, ": ", op.name);
+  const auto file_name = [&](const std::string& name) {
+    const auto it = op.golden_name.find(name);
+    return it == op.golden_name.end() ? name : it->second;
+  };
+  const auto ref = [&](const std::string& name) -> const Tensor& { return g.t(file_name(name)); };
+  const auto check = [&](const Tensor& out, const std::string& name, const std::string& note) {
+    check_close(out, ref(name), kGoldenTolerance, g.what(file_name(name)) + note);
+  };
+
+  Tensors t = op.t;
+  for (const std::string& name : op.outputs) t[name] = poisoned(ref(name).shape());
+  op.forward(t);
+  for (const std::string& name : op.outputs) check(t.at(name), name, "");
+  for (const std::string& name : op.state) check(t.at(name), name, "");
+  for (const auto& [state, input] : op.unchanged) {
+    CHECK_MESSAGE(bitwise_equal(t.at(state), t.at(input)), g.what(file_name(input)), " changed by the forward");
+  }
+  for (const auto& [out, in] : op.in_place) {
+    Tensors aliased = t;
+    const Tensor x = t.at(in).clone();
+    aliased[in] = x;
+    aliased[out] = x;
+    op.forward(aliased);
+    check(x, out, " (in place)");
+  }
+  if (op.grads.empty()) return;
+
+  for (const std::string& name : op.outputs) t[name] = ref(name);  // the reference's saved tensors
+  t["d_out"] = g.t("d_out");
+  const auto backward = [&](const std::vector<std::string>& wanted, const std::string& note) {
+    Tensors b = t;
+    for (const GradSpec& grad : op.grads) {
+      b.erase(grad.grad);
+      if (std::find(wanted.begin(), wanted.end(), grad.grad) == wanted.end()) continue;
+      const Shape shape = ref(grad.grad).shape();
+      b[grad.grad] = grad.accumulates ? Tensor::zeros(shape) : poisoned(shape);
+    }
+    op.backward(b);
+    for (const std::string& name : wanted) check(b.at(name), name, note);
+  };
+  std::vector<std::string> all;
+  for (const GradSpec& grad : op.grads) all.push_back(grad.grad);
+  backward(all, "");
+  for (const Partial& partial : op.partials) {
+    std::string note = " (only";
+    for (const std::string& name : partial.grads) note += " " + name;
+    backward(partial.grads, note + ")");
+  }
+}
+
+// The entry of `entries` that claims case `c`: the only one, or the one named by the case's "op" setting.
+const OpEntry& golden_entry(const GoldenFile& file, const std::string& c, const std::vector<const OpEntry*>& entries) {
+  if (entries.size() == 1 && entries.front()->golden.op.empty()) return *entries.front();
+  const std::string op = file.meta(c, "op");
+  for (const OpEntry* entry : entries) {
+    if (entry->golden.op == op) return *entry;
+  }
+  throw Error(file.family() + ".safetensors: unknown op '" + op + "' in case " + c);
+}
+
+}  // namespace
+
+void check_golden_family(const std::string& family, const std::vector<const OpEntry*>& entries) {
+  const GoldenFile file(family);
+  const auto names = file.cases();
+  std::map<const OpEntry*, std::size_t> count;
+  std::set<std::string> failed;
+  for (const std::string& c : names) {
+    INFO("golden case ", family, "/", c);
+    try {
+      const OpEntry& entry = golden_entry(file, c, entries);
+      ++count[&entry];
+      check_golden_case(entry, GoldenCase{file, c});
+    } catch (const std::exception& e) {
+      failed.insert(c);
+      const std::string message = family + "/" + c + ": exception: " + e.what();
+      FAIL_CHECK(message);
+    }
+  }
+  bool enough = true;
+  std::ostringstream count_message;
+  count_message << family << ".safetensors holds";
+  for (const OpEntry* entry : entries) {
+    enough = enough && count[entry] >= entry->golden.min_cases;
+    count_message << " " << count[entry] << " cases of " << entry->op << " (expected at least "
+                  << entry->golden.min_cases << ")";
+  }
+  CHECK_MESSAGE(enough, count_message.str(), " (regenerate with tools/make_golden_ops.py)");
+  for (const auto& [key, tensor] : file.data().tensors) {
+    if (failed.count(key.substr(0, key.rfind('.'))) != 0) continue;  // already failed: no second report
+    const std::string message = family + ".safetensors: tensor " + key + " was never checked";
+    CHECK_MESSAGE(file.used(key), message);
   }
 }
 

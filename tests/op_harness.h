@@ -18,6 +18,16 @@
 // start from the same random values; every output, state and gradient of the GPU is compared with the CPU's by
 // check_close (normalized error, the case's tolerance), then the partial backward runs and the determinism
 // re-runs the case asks for.
+//
+// Golden check (check_golden_family), on the CPU: every case of a golden file (tests/golden/<family>.safetensors,
+// tools/make_golden_ops.py) goes to the op-table entry whose GoldenSpec claims it (by its "op" setting where the
+// file holds several ops), whose build makes it an OpCase with the file's inputs. Outputs are allocated with the
+// reference shapes and poisoned (NaN); activation gradients are poisoned (they overwrite), parameter gradients start
+// at zero (they accumulate); the backward is fed the reference's saved tensors (its outputs: forward result,
+// batch-norm statistics) and its d_out, so a backward failure is the backward's; then each partial run. Everything
+// is compared with check_close at the project's float32 bar, normalized error <= 1e-5 (kGoldenTolerance). A missing
+// file, case setting or tensor is a failure, so is a file with fewer cases of an op than its min_cases, a case no
+// entry claims, and a stored tensor that no check read.
 #pragma once
 
 #include <cstddef>
@@ -66,6 +76,11 @@ void check_case_gradients(OpCase op, Rng& rng);
 
 // The CUDA backend against the CPU backend on one case (returns at once without a GPU).
 void check_case_cuda_vs_cpu(const OpCase& op, Rng& rng);
+
+constexpr double kGoldenTolerance = 1e-5;  // the project's bar for a float32 op: never widen it
+
+// Every case of tests/golden/<family>.safetensors against the entries whose golden spec names that family.
+void check_golden_family(const std::string& family, const std::vector<const OpEntry*>& entries);
 
 // The same tensor on both devices. An undefined pair (both Tensor{}) stands for "not wanted".
 struct Pair {

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "kernels/ops.h"
+#include "op_table_builders.h"
 #include "test_util.h"
 
 namespace bigcolor::test {
@@ -49,24 +50,26 @@ Tensor distinct_values(const Shape& shape, Rng& rng, float gap) {
   return Tensor::from_vector(v, shape);
 }
 
-// ---- builders -----------------------------------------------------------------------------------------------------
+}  // namespace
+
+// ---- builders (op_table_builders.h) -------------------------------------------------------------------------------
 
 // in (B, Cin, H, W), weight (Cout, Cin, KH, KW), bias (Cout) -> out (B, Cout, H + 2p − KH + 1, W + 2p − KW + 1).
-OpCase conv2d_case(Rng& rng, std::int64_t b, std::int64_t cin, std::int64_t h, std::int64_t w, std::int64_t cout,
-                   std::int64_t kh, std::int64_t kw, int padding, bool bias, bool want_d_in = true,
-                   bool want_d_weight = true) {
+OpCase conv2d_op(const Tensor& in, const Tensor& weight, const Tensor& bias, int padding, bool want_d_in,
+                 bool want_d_weight) {
+  const Shape s = in.shape(), k = weight.shape();
+  const bool has_bias = bias.defined();
   OpCase c;
-  c.name = "conv2d in " + shape_string({b, cin, h, w}) + " weight " + shape_string({cout, cin, kh, kw}) + " pad " +
-           std::to_string(padding) + (bias ? "" : " no bias") + (want_d_in ? "" : " no d_in") +
-           (want_d_weight ? "" : " no d_weight");
+  c.name = "conv2d in " + shape_string(s) + " weight " + shape_string(k) + " pad " + std::to_string(padding) +
+           (has_bias ? "" : " no bias") + (want_d_in ? "" : " no d_in") + (want_d_weight ? "" : " no d_weight");
   c.h = 0.1;  // linear in each argument: the difference is exact up to rounding
-  c.t["in"] = random_normal({b, cin, h, w}, rng);
-  c.t["weight"] = random_normal({cout, cin, kh, kw}, rng);
-  if (bias) c.t["bias"] = random_normal({cout}, rng);
-  output(c, "out", {b, cout, h + 2 * padding - kh + 1, w + 2 * padding - kw + 1});
+  c.t["in"] = in;
+  c.t["weight"] = weight;
+  if (has_bias) c.t["bias"] = bias;
+  output(c, "out", {s[0], k[0], s[2] + 2 * padding - k[2] + 1, s[3] + 2 * padding - k[3] + 1});
   if (want_d_in) grad(c, "d_in", "in", false);
   if (want_d_weight) grad(c, "d_weight", "weight", true);
-  if (bias) grad(c, "d_bias", "bias", true);
+  if (has_bias) grad(c, "d_bias", "bias", true);
   c.forward = [padding](const Tensors& t) {
     ops::conv2d_forward(t.at("out"), t.at("in"), t.at("weight"), get(t, "bias"), padding);
   };
@@ -78,14 +81,27 @@ OpCase conv2d_case(Rng& rng, std::int64_t b, std::int64_t cin, std::int64_t h, s
   return c;
 }
 
-OpCase embedding_case(Rng& rng, std::int64_t vocabulary, std::int64_t dim, const std::vector<std::int32_t>& ids) {
+namespace {
+
+OpCase conv2d_case(Rng& rng, std::int64_t b, std::int64_t cin, std::int64_t h, std::int64_t w, std::int64_t cout,
+                   std::int64_t kh, std::int64_t kw, int padding, bool bias, bool want_d_in = true,
+                   bool want_d_weight = true) {
+  const Tensor in = random_normal({b, cin, h, w}, rng);
+  const Tensor weight = random_normal({cout, cin, kh, kw}, rng);
+  return conv2d_op(in, weight, bias ? random_normal({cout}, rng) : Tensor{}, padding, want_d_in, want_d_weight);
+}
+
+}  // namespace
+
+// table (V, D), indices (N) I32 -> out (N, D).
+OpCase embedding_op(const Tensor& table, const Tensor& indices) {
   OpCase c;
-  c.name = "embedding (" + std::to_string(vocabulary) + ", " + std::to_string(dim) + ") rows " +
-           std::to_string(ids.size());
+  const std::int64_t rows = indices.numel(), dim = table.shape()[1];
+  c.name = "embedding (" + std::to_string(table.shape()[0]) + ", " + std::to_string(dim) + ") rows " +
+           std::to_string(rows);
   c.h = 0.1;
-  const auto rows = static_cast<std::int64_t>(ids.size());
-  c.t["table"] = random_normal({vocabulary, dim}, rng);
-  c.t["indices"] = Tensor::from_indices(ids, {rows});
+  c.t["table"] = table;
+  c.t["indices"] = indices;
   output(c, "out", {rows, dim});
   grad(c, "d_table", "table", true);
   c.forward = [](const Tensors& t) { ops::embedding_forward(t.at("out"), t.at("table"), t.at("indices")); };
@@ -94,14 +110,25 @@ OpCase embedding_case(Rng& rng, std::int64_t vocabulary, std::int64_t dim, const
   return c;
 }
 
-OpCase bmm_case(Rng& rng, std::int64_t batch, std::int64_t m, std::int64_t k, std::int64_t n, bool trans_a,
-                bool trans_b) {
+namespace {
+
+OpCase embedding_case(Rng& rng, std::int64_t vocabulary, std::int64_t dim, const std::vector<std::int32_t>& ids) {
+  const Tensor table = random_normal({vocabulary, dim}, rng);
+  return embedding_op(table, Tensor::from_indices(ids, {static_cast<std::int64_t>(ids.size())}));
+}
+
+}  // namespace
+
+// a (B, M, K) or (B, K, M) if trans_a, b (B, K, N) or (B, N, K) if trans_b -> out (B, M, N).
+OpCase bmm_op(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
+  const std::int64_t batch = a.shape()[0], m = a.shape()[trans_a ? 2 : 1], k = a.shape()[trans_a ? 1 : 2],
+                     n = b.shape()[trans_b ? 1 : 2];
   OpCase c;
   c.name = std::string("bmm (") + std::to_string(batch) + ", " + std::to_string(m) + ", " + std::to_string(k) +
            ", " + std::to_string(n) + ") trans_a=" + (trans_a ? "1" : "0") + " trans_b=" + (trans_b ? "1" : "0");
   c.h = 0.1;
-  c.t["a"] = random_normal(trans_a ? Shape{batch, k, m} : Shape{batch, m, k}, rng);
-  c.t["b"] = random_normal(trans_b ? Shape{batch, n, k} : Shape{batch, k, n}, rng);
+  c.t["a"] = a;
+  c.t["b"] = b;
   output(c, "out", {batch, m, n});
   grad(c, "d_a", "a", false);
   grad(c, "d_b", "b", false);
@@ -113,6 +140,18 @@ OpCase bmm_case(Rng& rng, std::int64_t batch, std::int64_t m, std::int64_t k, st
   finish(c);
   return c;
 }
+
+namespace {
+
+OpCase bmm_case(Rng& rng, std::int64_t batch, std::int64_t m, std::int64_t k, std::int64_t n, bool trans_a,
+                bool trans_b) {
+  const Tensor a = random_normal(trans_a ? Shape{batch, k, m} : Shape{batch, m, k}, rng);
+  return bmm_op(a, random_normal(trans_b ? Shape{batch, n, k} : Shape{batch, k, n}, rng), trans_a, trans_b);
+}
+
+}  // namespace
+
+namespace {
 
 // A one-input op whose backward takes (d_in, d_out, <saved>), <saved> = the forward's out, its in, or nothing.
 enum class Saved { Out, In, Nothing };
@@ -139,6 +178,8 @@ UnaryBackward without_saved(std::function<void(const Tensor&, const Tensor&)> ba
   return [backward](const Tensor& d_in, const Tensor& d_out, const Tensor&) { backward(d_in, d_out); };
 }
 
+}  // namespace
+
 OpCase softmax_case(const Tensor& in) {
   return unary_case("softmax", in, in.shape(), ops::softmax_forward, ops::softmax_backward, Saved::Out, 1e-2);
 }
@@ -157,7 +198,9 @@ OpCase upsample_case(const Tensor& in) {
   return unary_case("upsample_nearest2x", in, {s[0], s[1], 2 * s[2], 2 * s[3]}, ops::upsample_nearest2x_forward,
                     without_saved(ops::upsample_nearest2x_backward), Saved::Nothing, 0.1);
 }
+namespace {
 Shape pooled(const Shape& s) { return {s[0], s[1], s[2] / 2, s[3] / 2}; }
+}  // namespace
 OpCase avgpool_case(const Tensor& in) {
   return unary_case("avgpool2x2", in, pooled(in.shape()), ops::avgpool2x2_forward,
                     without_saved(ops::avgpool2x2_backward), Saved::Nothing, 0.1);
@@ -174,6 +217,8 @@ OpCase reduce_case(bool mean, const Tensor& in, const Shape& out_shape) {
   c.name += " to " + shape_string(out_shape);
   return c;
 }
+
+namespace {
 
 // A two-input op on equal shapes: add, mul, mse_loss (out (1)).
 OpCase binary_case(const std::string& name, const Tensor& a, const Tensor& b, const Shape& out_shape,
@@ -192,6 +237,8 @@ OpCase binary_case(const std::string& name, const Tensor& a, const Tensor& b, co
   finish(c);
   return c;
 }
+
+}  // namespace
 
 OpCase add_case(const Tensor& a, const Tensor& b) {
   OpCase c = binary_case(
@@ -219,19 +266,21 @@ OpCase mse_case(const Tensor& a, const Tensor& b) {
 
 // Batch norm over (B, C) or (B, C, H, W); every forward starts from the same running statistics (running_*0), so
 // repeated evaluations (finite differences, the determinism re-run) see the same update.
-OpCase batchnorm_case(const Tensor& in, Rng& rng, bool affine, bool training, float running_var_high) {
+OpCase batchnorm_op(const Tensor& in, const Tensor& weight, const Tensor& bias, const Tensor& running_mean0,
+                    const Tensor& running_var0, bool training, float momentum, float eps) {
   const Shape shape = in.shape();
   const Shape channels{shape[1]};
+  const bool affine = weight.defined();
   OpCase c;
   c.name = "batchnorm " + shape_string(shape) + (affine ? " affine" : " no affine") + (training ? " training" : " eval");
   c.h = 1e-2;
   c.t["in"] = in;
   if (affine) {
-    c.t["weight"] = random_uniform(channels, rng, 0.5f, 1.5f);
-    c.t["bias"] = random_normal(channels, rng);
+    c.t["weight"] = weight;
+    c.t["bias"] = bias;
   }
-  c.t["running_mean0"] = random_normal(channels, rng);
-  c.t["running_var0"] = random_uniform(channels, rng, 0.5f, running_var_high);
+  c.t["running_mean0"] = running_mean0;
+  c.t["running_var0"] = running_var0;
   c.t["running_mean"] = Tensor::empty(channels);
   c.t["running_var"] = Tensor::empty(channels);
   output(c, "out", shape);
@@ -243,19 +292,30 @@ OpCase batchnorm_case(const Tensor& in, Rng& rng, bool affine, bool training, fl
     grad(c, "d_weight", "weight", true);
     grad(c, "d_bias", "bias", true);
   }
-  c.forward = [training](const Tensors& t) {
+  c.forward = [training, momentum, eps](const Tensors& t) {
     t.at("running_mean").copy_from(t.at("running_mean0"));
     t.at("running_var").copy_from(t.at("running_var0"));
     ops::batchnorm_forward(t.at("out"), t.at("saved_mean"), t.at("saved_invstd"), t.at("running_mean"),
-                           t.at("running_var"), t.at("in"), get(t, "weight"), get(t, "bias"), training, 0.1f, 1e-5f);
+                           t.at("running_var"), t.at("in"), get(t, "weight"), get(t, "bias"), training, momentum, eps);
   };
   c.backward = [training](const Tensors& t) {
-    ops::batchnorm_backward(t.at("d_in"), get(t, "d_weight"), get(t, "d_bias"), t.at("d_out"), t.at("in"),
+    ops::batchnorm_backward(get(t, "d_in"), get(t, "d_weight"), get(t, "d_bias"), t.at("d_out"), t.at("in"),
                             get(t, "weight"), t.at("saved_mean"), t.at("saved_invstd"), training);
   };
   c.backward_from_cpu_forward = true;  // both backends get the statistics the CPU saved
   finish(c);
   return c;
+}
+
+namespace {
+
+OpCase batchnorm_case(const Tensor& in, Rng& rng, bool affine, bool training, float running_var_high) {
+  const Shape channels{in.shape()[1]};
+  const Tensor weight = affine ? random_uniform(channels, rng, 0.5f, 1.5f) : Tensor{};
+  const Tensor bias = affine ? random_normal(channels, rng) : Tensor{};
+  const Tensor running_mean0 = random_normal(channels, rng);
+  const Tensor running_var0 = random_uniform(channels, rng, 0.5f, running_var_high);
+  return batchnorm_op(in, weight, bias, running_mean0, running_var0, training, 0.1f, 1e-5f);
 }
 
 // Per-channel offset and scale so the statistics are not (0, 1).
@@ -275,18 +335,21 @@ Tensor channel_spread(const Shape& shape, Rng& rng) {
 
 }  // namespace
 
-OpCase linear_case(Rng& rng, std::int64_t b, std::int64_t i, std::int64_t o, bool bias, bool want_d_in) {
+// in (B, I), weight (O, I), bias (O) -> out (B, O).
+OpCase linear_op(const Tensor& in, const Tensor& weight, const Tensor& bias, bool want_d_in) {
+  const std::int64_t b = in.shape()[0], i = in.shape()[1], o = weight.shape()[0];
+  const bool has_bias = bias.defined();
   OpCase c;
   c.name = "linear (" + std::to_string(b) + ", " + std::to_string(i) + ") -> " + std::to_string(o) +
-           (bias ? "" : " no bias") + (want_d_in ? "" : " no d_in");
+           (has_bias ? "" : " no bias") + (want_d_in ? "" : " no d_in");
   c.h = 0.1;
-  c.t["in"] = random_normal({b, i}, rng);
-  c.t["weight"] = random_normal({o, i}, rng);
-  if (bias) c.t["bias"] = random_normal({o}, rng);
+  c.t["in"] = in;
+  c.t["weight"] = weight;
+  if (has_bias) c.t["bias"] = bias;
   output(c, "out", {b, o});
   if (want_d_in) grad(c, "d_in", "in", false);
   grad(c, "d_weight", "weight", true);
-  if (bias) grad(c, "d_bias", "bias", true);
+  if (has_bias) grad(c, "d_bias", "bias", true);
   c.forward = [](const Tensors& t) { ops::linear_forward(t.at("out"), t.at("in"), t.at("weight"), get(t, "bias")); };
   c.backward = [](const Tensors& t) {
     ops::linear_backward(get(t, "d_in"), get(t, "d_weight"), get(t, "d_bias"), t.at("d_out"), t.at("in"),
@@ -294,6 +357,12 @@ OpCase linear_case(Rng& rng, std::int64_t b, std::int64_t i, std::int64_t o, boo
   };
   finish(c);
   return c;
+}
+
+OpCase linear_case(Rng& rng, std::int64_t b, std::int64_t i, std::int64_t o, bool bias, bool want_d_in) {
+  const Tensor in = random_normal({b, i}, rng);
+  const Tensor weight = random_normal({o, i}, rng);
+  return linear_op(in, weight, bias ? random_normal({o}, rng) : Tensor{}, want_d_in);
 }
 
 OpCase tanh_case(const Tensor& in) {
@@ -324,17 +393,18 @@ std::vector<OpEntry> primitive_op_entries() {
                               conv2d_case(rng, 3, 5, 7, 5, 6, 3, 3, 1, false, true, false),   // only d_in
                               conv2d_case(rng, 2, 19, 17, 13, 33, 3, 3, 1, true)};  // wider: other algorithms
                },
-               1, 101});
+               1, 101, conv2d_golden()});
   e.push_back({"linear",
                [](Rng& rng) { return Cases{linear_case(rng, 3, 5, 4, true), linear_case(rng, 7, 3, 6, false)}; },
                [](Rng& rng) {
                  return Cases{linear_case(rng, 3, 13, 7, true), linear_case(rng, 3, 13, 7, false),
                               linear_case(rng, 1, 5, 3, true, false), linear_case(rng, 37, 129, 65, true)};
                },
-               2, 202});
+               2, 202, linear_golden()});
   e.push_back({"embedding", [](Rng& rng) { return Cases{embedding_case(rng, 6, 3, {1, 4, 1, 0, 5, 4, 4})}; },
                // repeated 3: its gradient rows add up
-               [](Rng& rng) { return Cases{embedding_case(rng, 11, 9, {3, 0, 10, 3, 7, 3, 1})}; }, 3, 303});
+               [](Rng& rng) { return Cases{embedding_case(rng, 11, 9, {3, 0, 10, 3, 7, 3, 1})}; }, 3, 303,
+               embedding_golden()});
   const auto bmm_all = [](Rng& rng, std::int64_t batch, std::int64_t m, std::int64_t k, std::int64_t n) {
     Cases cases;
     for (const bool ta : {false, true})
@@ -342,7 +412,7 @@ std::vector<OpEntry> primitive_op_entries() {
     return cases;
   };
   e.push_back({"bmm", [bmm_all](Rng& rng) { return bmm_all(rng, 2, 3, 4, 5); },
-               [bmm_all](Rng& rng) { return bmm_all(rng, 3, 5, 6, 7); }, 4, 404});
+               [bmm_all](Rng& rng) { return bmm_all(rng, 3, 5, 6, 7); }, 4, 404, bmm_golden()});
   e.push_back({"softmax",
                [](Rng& rng) {
                  return Cases{softmax_case(random_normal({3, 7}, rng)), softmax_case(random_normal({2, 3, 5}, rng))};
@@ -353,25 +423,28 @@ std::vector<OpEntry> primitive_op_entries() {
                    cases.push_back(softmax_case(random_normal(s, rng)));
                  return cases;
                },
-               5, 505});
+               5, 505, softmax_golden()});
   e.push_back({"relu", [](Rng& rng) { return Cases{relu_case(away_from_zero({3, 5, 4}, rng, 0.2f))}; },
-               [](Rng& rng) { return Cases{relu_case(random_normal({3, 5, 7, 5}, rng))}; }, 6, 606});
+               [](Rng& rng) { return Cases{relu_case(random_normal({3, 5, 7, 5}, rng))}; }, 6, 606,
+               relu_golden()});
   e.push_back({"tanh", [](Rng& rng) { return Cases{tanh_case(random_normal({3, 5, 4}, rng))}; },
-               [](Rng& rng) { return Cases{tanh_case(random_normal({3, 5, 7, 5}, rng))}; }, 61, 607});
+               [](Rng& rng) { return Cases{tanh_case(random_normal({3, 5, 7, 5}, rng))}; }, 61, 607,
+               tanh_golden()});
   const auto pair_cases = [](Shape s, std::function<OpCase(const Tensor&, const Tensor&)> make) {
     return [s, make](Rng& rng) {
       const Tensor a = random_normal(s, rng);
       return Cases{make(a, random_normal(s, rng))};
     };
   };
-  e.push_back({"add", pair_cases({2, 3, 4}, add_case), pair_cases({3, 5, 7, 5}, add_case), 7, 608});
-  e.push_back({"mul", pair_cases({2, 3, 4}, mul_case), pair_cases({3, 5, 7, 5}, mul_case), 71, 609});
+  e.push_back({"add", pair_cases({2, 3, 4}, add_case), pair_cases({3, 5, 7, 5}, add_case), 7, 608, add_golden()});
+  e.push_back({"mul", pair_cases({2, 3, 4}, mul_case), pair_cases({3, 5, 7, 5}, mul_case), 71, 609, mul_golden()});
   e.push_back({"scale",
                [](Rng& rng) {
                  return Cases{scale_case(random_normal({2, 3, 4}, rng), 0.5f),
                               scale_case(random_normal({2, 3, 4}, rng), -1.75f)};
                },
-               [](Rng& rng) { return Cases{scale_case(random_normal({3, 5, 7, 5}, rng), -0.37f)}; }, 72, 610});
+               [](Rng& rng) { return Cases{scale_case(random_normal({3, 5, 7, 5}, rng), -0.37f)}; }, 72, 610,
+               scale_golden()});
   // Pooling and upsampling: odd sizes (the last row / column is dropped and gets zero gradient) and a 1-high
   // image (upsampling only: pooling it gives an empty output).
   const std::vector<Shape> image_shapes = {{3, 5, 7, 5}, {2, 3, 6, 4}, {1, 2, 1, 3}};
@@ -381,7 +454,7 @@ std::vector<OpEntry> primitive_op_entries() {
                  for (const Shape& s : image_shapes) cases.push_back(upsample_case(random_normal(s, rng)));
                  return cases;
                },
-               8, 707});
+               8, 707, upsample_golden()});
   e.push_back({"avgpool2x2", [](Rng& rng) { return Cases{avgpool_case(random_normal({2, 3, 5, 7}, rng))}; },
                [image_shapes](Rng& rng) {
                  Cases cases;
@@ -389,7 +462,7 @@ std::vector<OpEntry> primitive_op_entries() {
                    if (s[2] >= 2 && s[3] >= 2) cases.push_back(avgpool_case(random_normal(s, rng)));
                  return cases;
                },
-               9, 708});
+               9, 708, avgpool_golden()});
   e.push_back({"maxpool2x2",
                // Values at least 0.05 apart and |h·v| <= 0.01: no window's maximum changes under the perturbation.
                [](Rng& rng) {
@@ -406,7 +479,7 @@ std::vector<OpEntry> primitive_op_entries() {
                  cases.push_back(ties);
                  return cases;
                },
-               91, 709});
+               91, 709, maxpool_golden()});
   e.push_back({"batchnorm",
                [](Rng& rng) {
                  return Cases{batchnorm_gradcheck_case(rng, {6, 3}, true, true),
@@ -427,7 +500,7 @@ std::vector<OpEntry> primitive_op_entries() {
                  }
                  return cases;
                },
-               10, 808});
+               10, 808, batchnorm_golden()});
   // Reductions. The CUDA inputs are positive (no cancellation in one-value sums); the shapes cover one block per
   // row (300 × 50), rows split into chunks with a second pass (2 × 300001) and one very long row.
   const auto reductions = [](bool mean) {
@@ -448,7 +521,7 @@ std::vector<OpEntry> primitive_op_entries() {
                        cases.push_back(reduce_case(mean, random_uniform(in, rng, 0.5f, 1.5f), out));
                      return cases;
                    },
-                   mean ? 111u : 11u, mean ? 910u : 909u};
+                   mean ? 111u : 11u, mean ? 910u : 909u, reduce_golden(mean)};
   };
   e.push_back(reductions(false));
   e.push_back(reductions(true));
@@ -461,7 +534,7 @@ std::vector<OpEntry> primitive_op_entries() {
                  }
                  return cases;
                },
-               12, 911});
+               12, 911, mse_golden()});
   return e;
 }
 

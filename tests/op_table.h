@@ -2,7 +2,10 @@
 // once, with the shapes it is tested at and how its inputs are drawn. The harnesses loop over it:
 //   tests/test_finite_difference.cpp  "gradcheck": central differences against the CPU backward (op_harness.h)
 //   tests/test_cuda_vs_cpu.cpp        "cuda": the CUDA backend against the CPU backend, outputs poisoned with NaN
-// Adding an op = its kernels + one OpEntry (a builder of one OpCase, and the case lists of each harness).
+//   tests/test_golden_ops.cpp         "golden": a primitive op against PyTorch's float32 results in tests/golden/
+// Adding an op = its kernels + one OpEntry (a builder of one OpCase, the case lists of the gradient check and the
+// CUDA comparison, and for a primitive op its golden spec: which golden file, and how one of its cases becomes an
+// OpCase; tools/make_golden_ops.py writes the file).
 //
 // An OpCase is one op at one shape, with its tensors by name, all on the CPU (the CUDA harness copies them):
 //   inputs    everything the op reads (input data, weights, saved statistics, running buffers); drawn from the
@@ -13,13 +16,19 @@
 //             starts from random values) else an activation gradient (overwritten, starts as NaN). A name absent
 //             from the case (get() gives Tensor{}) is a gradient not wanted.
 //   "d_out"   the upstream gradient (the harness sets it: R of L = Σ out ⊙ R for gradcheck, random for cuda)
-// forward / backward run the op on whatever device the named tensors live on (both harnesses pass their own map).
+// forward / backward run the op on whatever device the named tensors live on (every harness passes its own map).
+//
+// A golden OpCase (GoldenSpec::build) takes its inputs from the golden file and names its outputs, state and
+// gradients as the file does (golden_name where it does not); the harness replaces their tensors with ones of the
+// reference shapes (op_harness.h).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tensor/rng.h"
@@ -64,9 +73,26 @@ struct OpCase {
   std::map<std::string, double> tolerance_of;       // per output / gradient, where rounding allows more
   bool backward_from_cpu_forward = false;  // both devices' backward get the CPU's outputs (identical saved
                                            // statistics and ReLU masks); else each device uses its own
-  std::vector<Partial> partials;
+  std::vector<Partial> partials;    // golden: the backward runs with only these gradients wanted, too
   bool deterministic = false;        // a second GPU forward gives the same bits
   bool compare_increments = false;   // also compare (accumulated gradient − its start) of accumulating gradients
+
+  // ---- golden ----
+  std::map<std::string, std::string> golden_name;  // a tensor's name in the golden file, where it differs
+  // (output, input) the contract lets alias: the forward is rerun with both the same copy of the input.
+  std::vector<std::pair<std::string, std::string>> in_place;
+  // (state, input it starts from) that the forward must leave bit for bit as it was (batch norm in eval mode).
+  std::vector<std::pair<std::string, std::string>> unchanged;
+};
+
+struct GoldenCase;  // golden_file.h
+
+// Where an op's golden checks come from: the cases of tests/golden/<family>.safetensors (make_golden_ops.py).
+struct GoldenSpec {
+  std::string family;         // empty: the op has no golden file (the fused kernels: see test_golden_layers.cpp)
+  std::string op;             // the cases' "op" setting that selects this op, where one file holds several ops
+  std::size_t min_cases = 0;  // the cases of this op make_golden_ops.py writes: a file with fewer is a failure
+  std::function<OpCase(const GoldenCase&)> build;  // inputs and settings from the file; poisoned by the harness
 };
 
 struct OpEntry {
@@ -74,6 +100,7 @@ struct OpEntry {
   std::function<std::vector<OpCase>(Rng&)> gradcheck_cases;  // small shapes (up to ~500 elements per input)
   std::function<std::vector<OpCase>(Rng&)> cuda_cases;       // odd sizes, tile boundaries, real layer shapes
   std::uint64_t gradcheck_seed, cuda_seed;
+  GoldenSpec golden = {};  // every primitive op has one (checked by test_golden_ops.cpp)
 };
 
 // Primitive ops (op_table.cpp) and the fused BigGAN kernels (op_table_fused.cpp), in one list.

@@ -13,7 +13,7 @@ safetensors header's metadata is rewritten in sorted order, since the package wr
 also recomputed in float64 and rejected if a stored float32 result is more than CONDITIONING_BAR (1e-6, normalized)
 away from it, so the references are accurate far below the 1e-5 bar the C++ ops are held to.
 
-Layout of a file (read by tests/test_golden_ops.cpp):
+Layout of a file (read by tests/test_golden_ops.cpp through the op table: tests/op_table_golden.cpp):
   - tensors `<case>.<name>`: every input and parameter of the op (`in`, `weight`, `bias`, `a`, `b`, `table`,
     `indices` (I32), `running_mean`, ...), its output(s) (`out`, ...), a random upstream gradient `d_out`, and the
     gradient of every input and parameter computed by autograd from (out * d_out).sum(): `d_in`, `d_weight`, ...
