@@ -55,10 +55,10 @@ Tensor Attention::backward(const Tensor& d_out) {
   BIGCOLOR_CHECK(o_out_.defined(), "Attention: backward without a saved forward");
   const std::int64_t b = d_out.dim(0), h = d_out.dim(2), w = d_out.dim(3);
   // d gamma += Σ d_out ⊙ o(attn)   (gamma has shape (): viewed as (1) to add into; nothing when frozen)
-  if (gamma.grad.defined()) {
+  if (const Tensor& d_gamma_total = grad_of(gamma); d_gamma_total.defined()) {
     Tensor d_gamma = Tensor::empty({1}, DType::F32, d_out.device());
     ops::sum_forward(d_gamma, fn::mul(d_out, o_out_));
-    fn::add_into(gamma.grad.reshape({1}), d_gamma);
+    fn::add_into(d_gamma_total.reshape({1}), d_gamma);
   }
 
   const Tensor d_attn = o.backward(fn::scale(d_out, gamma_value_)).reshape(attn_.shape());

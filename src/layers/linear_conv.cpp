@@ -8,7 +8,6 @@ namespace bigcolor {
 namespace {
 Tensor empty_like(const Tensor& t) { return Tensor::empty(t.shape(), t.dtype(), t.device()); }
 Tensor zeros_like(const Tensor& t) { return Tensor::zeros(t.shape(), t.dtype(), t.device()); }
-Tensor& grad_or_empty(Parameter* p, Tensor& none) { return p ? p->grad : none; }
 const Tensor& value_or_empty(const Parameter* p) {
   static const Tensor none;
   return p ? p->value : none;
@@ -71,8 +70,8 @@ Tensor Linear::forward(const Tensor& x) {
 
 Tensor Linear::backward(const Tensor& d_out, bool need_d_in) {
   check_saved(x_, "Linear");
-  Tensor d_in = need_d_in ? empty_like(x_) : Tensor{}, none;
-  ops::linear_backward(d_in, weight.grad, grad_or_empty(bias, none), d_out, x_, weight.value);
+  Tensor d_in = need_d_in ? empty_like(x_) : Tensor{};
+  ops::linear_backward(d_in, grad_of(weight), grad_of(bias), d_out, x_, weight.value);
   x_ = Tensor{};
   return d_in;
 }
@@ -98,10 +97,10 @@ Tensor SNLinear::forward(const Tensor& x) {
 
 Tensor SNLinear::backward(const Tensor& d_out, bool need_d_in) {
   check_saved(x_, "SNLinear");
-  Tensor d_in = need_d_in ? empty_like(x_) : Tensor{}, none;
-  // No gradient tensor (frozen, or held back by the caller): only d_in is computed.
-  Tensor d_weight_sn = weight.grad.defined() ? zeros_like(weight.value) : Tensor{};
-  ops::linear_backward(d_in, d_weight_sn, grad_or_empty(bias, none), d_out, x_, weight_sn_);
+  Tensor d_in = need_d_in ? empty_like(x_) : Tensor{};
+  // No weight gradient wanted (frozen, or parameter gradients off): only d_in is computed.
+  Tensor d_weight_sn = grad_of(weight).defined() ? zeros_like(weight.value) : Tensor{};
+  ops::linear_backward(d_in, d_weight_sn, grad_of(bias), d_out, x_, weight_sn_);
   if (d_weight_sn.defined()) sn_.backward(d_weight_sn);
   else sn_.discard();
   x_ = weight_sn_ = Tensor{};
@@ -162,8 +161,8 @@ Tensor Conv2d::forward_upsampled(const Tensor& x) {
 
 Tensor Conv2d::backward(const Tensor& d_out, bool need_d_in) {
   check_saved(x_, "Conv2d");
-  Tensor d_in = need_d_in ? empty_like(x_) : Tensor{}, none;
-  conv_apply_backward(d_in, weight.grad, grad_or_empty(bias, none), d_out, x_, weight.value, padding_, upsampled_);
+  Tensor d_in = need_d_in ? empty_like(x_) : Tensor{};
+  conv_apply_backward(d_in, grad_of(weight), grad_of(bias), d_out, x_, weight.value, padding_, upsampled_);
   x_ = Tensor{};
   return d_in;
 }
@@ -201,9 +200,9 @@ Tensor SNConv2d::forward_upsampled(const Tensor& x) {
 
 Tensor SNConv2d::backward(const Tensor& d_out, bool need_d_in) {
   check_saved(x_, "SNConv2d");
-  Tensor d_in = need_d_in ? empty_like(x_) : Tensor{}, none;
-  Tensor d_weight_sn = weight.grad.defined() ? zeros_like(weight.value) : Tensor{};  // none: d_in only
-  conv_apply_backward(d_in, d_weight_sn, grad_or_empty(bias, none), d_out, x_, weight_sn_, padding_, upsampled_);
+  Tensor d_in = need_d_in ? empty_like(x_) : Tensor{};
+  Tensor d_weight_sn = grad_of(weight).defined() ? zeros_like(weight.value) : Tensor{};  // none: d_in only
+  conv_apply_backward(d_in, d_weight_sn, grad_of(bias), d_out, x_, weight_sn_, padding_, upsampled_);
   if (d_weight_sn.defined()) sn_.backward(d_weight_sn);
   else sn_.discard();
   x_ = weight_sn_ = Tensor{};
@@ -224,7 +223,8 @@ Tensor Embedding::forward(const Tensor& indices) {
 
 void Embedding::backward(const Tensor& d_out) {
   check_saved(indices_, "Embedding");
-  ops::embedding_backward(weight.grad, d_out, indices_);
+  // No weight gradient wanted (frozen, or parameter gradients off): an embedding passes nothing to an input.
+  if (const Tensor& d_weight = grad_of(weight); d_weight.defined()) ops::embedding_backward(d_weight, d_out, indices_);
   indices_ = Tensor{};
 }
 
@@ -244,7 +244,7 @@ Tensor SNEmbedding::forward(const Tensor& indices) {
 
 void SNEmbedding::backward(const Tensor& d_out) {
   check_saved(indices_, "SNEmbedding");
-  if (!weight.grad.defined()) {  // no gradient tensor: an embedding passes nothing to an input
+  if (!grad_of(weight).defined()) {  // no weight gradient wanted: an embedding passes nothing to an input
     sn_.discard();
     indices_ = Tensor{};
     return;

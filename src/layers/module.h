@@ -14,6 +14,7 @@
 #include <deque>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tensor/tensor.h"
@@ -59,6 +60,11 @@ class Module {
   void set_grad_enabled(bool enabled);
   bool grad_enabled() const { return grad_enabled_; }
   void zero_grad();                  // recursive
+  // Recursive. false: backward passes compute only the gradients reaching their inputs and skip (do not compute)
+  // every parameter gradient, whose tensors stay allocated and untouched; for a module that a loss only passes a
+  // gradient through (the discriminator in the EG step). Prefer the scoped NoParameterGradients below.
+  void set_parameter_gradients(bool enabled);
+  bool parameter_gradients() const { return parameter_gradients_; }
   // Recursive: every parameter becomes non-trainable and loses its gradient. Forward still keeps what backward
   // needs (while gradients are enabled), so gradients flow through the module to its input (a loss network).
   void freeze();
@@ -70,6 +76,10 @@ class Module {
   Parameter& add_parameter(const std::string& name, const Shape& shape, bool trainable = true);
   Tensor& add_buffer(const std::string& name, const Shape& shape);
   void add_child(const std::string& name, Module& child);
+  // Where a backward accumulates p's gradient: p.grad, or an undefined tensor ("not wanted": the ops skip it)
+  // while parameter gradients are off or for a frozen parameter (which has none). nullptr (no bias): undefined.
+  const Tensor& grad_of(const Parameter& p) const;
+  const Tensor& grad_of(const Parameter* p) const;
 
  private:
   struct OwnParameter {
@@ -85,7 +95,25 @@ class Module {
   std::vector<std::pair<std::string, Module*>> children_;
   bool training_ = true;
   bool grad_enabled_ = true;
+  bool parameter_gradients_ = true;
   Device device_ = Device::CPU;
+};
+
+// Scoped "no parameter gradients" for one module and its children: while it lives, their backward passes compute
+// only input gradients (Module::set_parameter_gradients(false)); on leaving the scope, exceptions included, the
+// module gets back the setting it had.
+class NoParameterGradients {
+ public:
+  explicit NoParameterGradients(Module& module) : module_(module), was_(module.parameter_gradients()) {
+    module_.set_parameter_gradients(false);
+  }
+  ~NoParameterGradients() { module_.set_parameter_gradients(was_); }
+  NoParameterGradients(const NoParameterGradients&) = delete;
+  NoParameterGradients& operator=(const NoParameterGradients&) = delete;
+
+ private:
+  Module& module_;
+  bool was_;
 };
 
 }  // namespace bigcolor

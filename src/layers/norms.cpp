@@ -99,7 +99,7 @@ Tensor BatchNorm::backward(const Tensor& d_out) {
     ops::relu_backward(d_norm, d_out, out_);
   }
   Tensor d_x = Tensor::empty(x_.shape(), DType::F32, x_.device());
-  ops::batchnorm_backward(d_x, gain.grad, bias.grad, d_norm, x_, gain.value, saved_mean_, saved_invstd_, training());
+  ops::batchnorm_backward(d_x, grad_of(gain), grad_of(bias), d_norm, x_, gain.value, saved_mean_, saved_invstd_, training());
   x_ = out_ = saved_mean_ = saved_invstd_ = Tensor{};
   return d_x;
 }
