@@ -59,8 +59,8 @@ MUTATIONS = [
     (CPU + "upconv.cpp", "1.0f, wt.data(), g.in_c, pooled.data()", "0.5f, wt.data(), g.in_c, pooled.data()", "upconv d_in halved"),
     # Layers and networks.
     (LAYERS + "norms.cpp", "ops::add_forward(g.d_y, d_y_gain, d_y_bias);", "g.d_y.copy_from(d_y_gain);", "conditional norm d_y without the bias path"),
-    (LAYERS + "norms.cpp", "ops::relu_backward(d_norm, d_out, out_);", "d_norm.copy_from(d_out);", "BatchNorm backward ignores its ReLU"),
-    (LAYERS + "attention.cpp", "ops::sum_forward(d_gamma, fn::mul(d_out, o_out_));", "ops::sum_forward(d_gamma, d_out);", "attention d_gamma wrong"),
+    (LAYERS + "norms.cpp", "ops::relu_backward(d_norm, d_out, s.out);", "d_norm.copy_from(d_out);", "BatchNorm backward ignores its ReLU"),
+    (LAYERS + "attention.cpp", "ops::sum_forward(d_gamma, fn::mul(d_out, s.o_out));", "ops::sum_forward(d_gamma, d_out);", "attention d_gamma wrong"),
     (LAYERS + "attention.cpp", "fn::add_into(d_x, phi.backward(", "(void)(phi.backward(", "attention d_x misses the phi branch"),
     (LAYERS + "blocks.cpp", "  g.d_y = fn::add(g1.d_y, g2.d_y);", "  g.d_y = g1.d_y;", "GBlock d_y misses bn2"),
     (LAYERS + "blocks.cpp", "    fn::add_into(d_x, d_sc);", "", "DBlock d_x misses the shortcut"),

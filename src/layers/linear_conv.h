@@ -9,21 +9,28 @@
 namespace bigcolor {
 
 // One power-iteration step per forward and the W/σ backward, for the layer that owns `weight`, `u0` and `sv0`.
+// It keeps nothing itself: what its backward needs is part of the owning layer's saved state.
 class SpectralNorm {
  public:
+  struct Saved {
+    Tensor sigma, u_new, v;  // (1), (out), (rest)
+  };
+  struct Result {
+    Tensor weight_sn;  // W/σ, the weight's shape
+    Saved saved;       // for backward()
+  };
   SpectralNorm(Parameter& weight, Tensor& u0, Tensor& sv0, float eps) : weight_(weight), u0_(u0), sv0_(sv0), eps_(eps) {}
-  // W/σ with W = weight viewed as (out, rest); the result has the weight's shape.
-  Tensor forward(bool training, bool keep_for_backward);
-  // weight.grad += the gradient through W/σ, given d_weight_sn (weight's shape), the gradient of W/σ.
-  void backward(const Tensor& d_weight_sn);
-  void discard();  // drops what the last forward kept, when no weight gradient is wanted
+  // W/σ with W = weight viewed as (out, rest).
+  Result forward(bool training);
+  // d_weight += the gradient through W/σ, given d_weight_sn (weight's shape), the gradient of W/σ, and what the
+  // forward saved.
+  void backward(const Tensor& d_weight, const Tensor& d_weight_sn, const Saved& saved);
 
  private:
   Parameter& weight_;
   Tensor& u0_;   // (1, out)
   Tensor& sv0_;  // (1)
   float eps_;
-  Tensor sigma_, u_new_, v_;  // from the last forward, for the backward: (1), (out), (rest)
 };
 
 // y (B, O) = x (B, I) · Wᵀ + b.
@@ -36,7 +43,10 @@ class Linear : public Module {
   Parameter* bias = nullptr;
 
  private:
-  Tensor x_;
+  struct Saved {
+    Tensor x;
+  };
+  SavedForBackward<Saved> saved_;
 };
 
 class SNLinear : public Module {
@@ -51,7 +61,11 @@ class SNLinear : public Module {
 
  private:
   SpectralNorm sn_;
-  Tensor x_, weight_sn_;
+  struct Saved {
+    Tensor x, weight_sn;
+    SpectralNorm::Saved sn;
+  };
+  SavedForBackward<Saved> saved_;
 };
 
 // Conv2d, stride 1, zero padding; forward_upsampled computes conv(upsample_nearest2x(x)) (3×3, padding 1 only)
@@ -67,8 +81,11 @@ class Conv2d : public Module {
 
  private:
   int padding_;
-  bool upsampled_ = false;
-  Tensor x_;
+  struct Saved {
+    Tensor x;
+    bool upsampled;
+  };
+  SavedForBackward<Saved> saved_;
 };
 
 class SNConv2d : public Module {
@@ -84,9 +101,14 @@ class SNConv2d : public Module {
 
  private:
   int padding_;
-  bool upsampled_ = false;
   SpectralNorm sn_;
-  Tensor x_, weight_sn_;
+  struct Saved {
+    Tensor x, weight_sn;
+    SpectralNorm::Saved sn;
+    bool upsampled;
+  };
+  SavedForBackward<Saved> saved_;
+  Tensor forward_as(const Tensor& x, bool upsampled);
 };
 
 // Embedding lookup of I32 indices (B) -> (B, D). backward() accumulates into weight.grad (no input gradient).
@@ -98,7 +120,10 @@ class Embedding : public Module {
   Parameter& weight;
 
  private:
-  Tensor indices_;
+  struct Saved {
+    Tensor indices;
+  };
+  SavedForBackward<Saved> saved_;
 };
 
 // SNEmbedding: W_mat = weight (num_embeddings, dim), u0 (1, num_embeddings).
@@ -113,7 +138,11 @@ class SNEmbedding : public Module {
 
  private:
   SpectralNorm sn_;
-  Tensor indices_, weight_sn_;
+  struct Saved {
+    Tensor indices;
+    SpectralNorm::Saved sn;
+  };
+  SavedForBackward<Saved> saved_;
 };
 
 }  // namespace bigcolor

@@ -8,15 +8,18 @@
 //
 // Layers keep what their backward needs from the last forward (like autograd's saved tensors) while gradients are
 // enabled; with set_grad_enabled(false) (inference) they keep nothing, so activation memory can be freed at once.
-// Each module instance is used once per forward/backward pair: backward() consumes the saved state.
+// Each module instance is used once per forward/backward pair: backward() consumes the saved state (see
+// SavedForBackward below, the one place that rule is written).
 #pragma once
 
 #include <deque>
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "tensor/error.h"
 #include "tensor/tensor.h"
 
 namespace bigcolor {
@@ -114,6 +117,32 @@ class NoParameterGradients {
  private:
   Module& module_;
   bool was_;
+};
+
+// What one layer's backward needs from its forward, kept in one place: the layer declares a struct of it (State)
+// and holds a SavedForBackward<State>. The rule, written only here: forward saves only while the layer's gradients
+// are enabled (otherwise it keeps nothing and drops what an earlier forward kept); backward takes the state out, so
+// it is freed when that backward returns, and a second backward without a new forward is an error.
+template <class State>
+class SavedForBackward {
+ public:
+  void save(const Module& owner, State state) {
+    if (owner.grad_enabled())
+      state_ = std::move(state);
+    else
+      state_.reset();
+  }
+  // The saved state, moved out; throws naming `layer` when there is none.
+  State take(const char* layer) {
+    BIGCOLOR_CHECK(state_.has_value(), layer,
+                   ": backward without a saved forward (gradients disabled, or backward called twice)");
+    State state = std::move(*state_);
+    state_.reset();
+    return state;
+  }
+
+ private:
+  std::optional<State> state_;
 };
 
 }  // namespace bigcolor
