@@ -66,7 +66,7 @@ MUTATIONS = [
     (LAYERS + "blocks.cpp", "    fn::add_into(d_x, d_sc);", "", "DBlock d_x misses the shortcut"),
     (LAYERS + "blocks.cpp", "  g.d_c = fn::add(g1.d_y, g2.d_y);", "  g.d_c = g2.d_y;", "ResConvBlock d_c misses normalize_1"),
     (MODELS + "colorizer.cpp", "out.d_c_embed = fn::add(g.d_y, e.d_c);", "out.d_c_embed = g.d_y;", "colorizer d_c misses the encoder"),
-    (MODELS + "discriminator.cpp", "fn::add_into(d_pooled, fn::mul(d_broadcast, embedded_));", "", "discriminator d_h misses the projection"),
+    (MODELS + "discriminator.cpp", "fn::add_into(d_pooled, fn::mul(d_broadcast, s.embedded));", "", "discriminator d_h misses the projection"),
     (MODELS + "generator.cpp", "ops::copy_columns(g.d_z, (i + 1) * chunk, block.d_y", "ops::copy_columns(g.d_z, i * chunk, block.d_y", "generator d_z chunks misrouted"),
     # the training step (caught by the parity test with the official step, tests/test_training_parity.cpp)
     (TRAINING + "optimizer.cpp", "std::sqrt(bias_correction2)", "bias_correction2", "Adam without the square root of its bias correction"),
