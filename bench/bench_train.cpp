@@ -21,11 +21,12 @@
 #include "models/discriminator.h"
 #include "tensor/cuda_memory.h"
 #include "tensor/rng.h"
-#include "training/init.h"
-#include "training/trainer.h"
-#include "training/vgg16.h"
+#include "train/init.h"
+#include "train/trainer.h"
+#include "models/vgg16.h"
 
 using namespace bigcolor;
+using namespace bigcolor::train;
 
 namespace {
 

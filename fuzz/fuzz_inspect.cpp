@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <iostream>
 
-#include "cli/common.h"
+#include "cli/inspect.h"
 #include "fuzz_input_file.h"
 #include "tensor/error.h"
 

@@ -22,10 +22,6 @@ double dot(const std::vector<float>& a, const std::vector<float>& b) {
 
 }  // namespace
 
-Tensor get(const Tensors& t, const std::string& name) {
-  const auto it = t.find(name);
-  return it == t.end() ? Tensor{} : it->second;
-}
 
 bool gradients_agree(double finite_difference, double analytic, double tol) {
   if (!std::isfinite(finite_difference) || !std::isfinite(analytic)) return false;

@@ -12,6 +12,11 @@
 
 namespace bigcolor::test {
 
+Tensor get(const Tensors& t, const std::string& name) {
+  const auto it = t.find(name);
+  return it == t.end() ? Tensor{} : it->second;
+}
+
 namespace {
 
 namespace ops = bigcolor::ops;

@@ -5,10 +5,9 @@
 //
 // Parity with the official model: colorizer_parity.safetensors records the tiny model's outputs for float inputs
 // that no 8-bit image file can carry exactly, so the recorded outputs are compared at the tensor level through the
-// functions the CLI runs (cli::class_embeddings, cli::run_network, cli::finish_result: the test binary compiles
-// src/cli/colorize.cpp), within the project's 1e-4; and the executable itself is checked end to end against a
-// direct Colorizer forward (--z-file, --rgb --no-upsample --resize original --png on a 48x32 image: the saved
-// pixels must be the forward's (o + 1) / 2 as 8-bit).
+// library functions the CLI runs (api/pipeline.h: class_embeddings, run_network, finish_result), within the
+// project's 1e-4; and the executable itself is checked end to end against a direct Colorizer forward (--z-file,
+// --rgb --no-upsample --resize original --png on a 48x32 image: the saved pixels must be the forward's (o + 1) / 2 as 8-bit).
 #include <doctest/doctest.h>
 
 #include <sys/wait.h>
@@ -26,7 +25,7 @@
 #include <string>
 #include <vector>
 
-#include "cli/colorize.h"
+#include "api/pipeline.h"
 #include "imaging/color.h"
 #include "imaging/image.h"
 #include "imaging/resize.h"
@@ -666,20 +665,20 @@ TEST_CASE("cli: the colorize pipeline reproduces the recorded official outputs (
   for (const bool ema : {false, true}) {
     const std::string w = ema ? "ema" : "raw";
     auto model = tiny_model(ema);
-    const Tensor plain = cli::class_embeddings(
+    const Tensor plain = bigcolor::class_embeddings(
         *model, {{classes[0], -1, 0.0f}, {classes[1], -1, 0.0f}}, 1.0f, 0.0f);
-    const Tensor mixed = cli::class_embeddings(*model, {{ca[0], cb[0], mix_b}, {ca[1], cb[1], mix_b}},
+    const Tensor mixed = bigcolor::class_embeddings(*model, {{ca[0], cb[0], mix_b}, {ca[1], cb[1], mix_b}},
                                                parity_float("c_scale"), parity_float("c_bias"));
     test::check_close(mixed, parity().at(w + ".c_embed"), 1e-6, w + ": mixed class embedding");
     for (std::int64_t i = 0; i < 2; ++i) {
       const Tensor xi = row(x, i);
-      const Tensor out = cli::run_network(*model, xi, row(plain, i), row(z, i), 8, Device::CPU);
+      const Tensor out = bigcolor::run_network(*model, xi, row(plain, i), row(z, i), 8, Device::CPU);
       test::check_close(out, row(parity().at(w + ".out"), i), kModelTolerance, w + ": EG(x, c, z) through the CLI");
-      const Tensor out_c = cli::run_network(*model, xi, row(mixed, i), row(z, i), 8, Device::CPU);
+      const Tensor out_c = bigcolor::run_network(*model, xi, row(mixed, i), row(z, i), 8, Device::CPU);
       test::check_close(out_c, row(parity().at(w + ".out_with_c"), i), kModelTolerance,
                         w + ": forward_with_c through the CLI");
       // --rgb --no-upsample: the saved picture is exactly (o + 1) / 2 of the recorded output's computation.
-      const Tensor picture = cli::finish_result(out, xi, xi, /*no_upsample=*/true, /*rgb=*/true);
+      const Tensor picture = bigcolor::finish_result(out, xi, xi, /*no_upsample=*/true, /*rgb=*/true);
       const std::vector<float> o = out.to_vector(), p = picture.to_vector();
       REQUIRE(p.size() == o.size());
       bool exact = true;
@@ -688,29 +687,29 @@ TEST_CASE("cli: the colorize pipeline reproduces the recorded official outputs (
     }
     // A batch of both pairs at once (with x repeated) matches the per-sample runs: same x for both rows here.
     const Tensor x0 = row(x, 0);
-    const Tensor both = cli::run_network(*model, x0, plain, parity().at("z"), 2, Device::CPU);
-    const Tensor single = cli::run_network(*model, x0, row(plain, 1), row(z, 1), 1, Device::CPU);
+    const Tensor both = bigcolor::run_network(*model, x0, plain, parity().at("z"), 2, Device::CPU);
+    const Tensor single = bigcolor::run_network(*model, x0, row(plain, 1), row(z, 1), 1, Device::CPU);
     test::check_close(row(both, 1), single, 1e-6, w + ": batched vs single forward");
   }
 }
 
 TEST_CASE("cli: pipeline pieces: names, z draws, conditionings") {
-  cli::Conditioning plain{7, -1, 0.0f}, mixed{7, 42, 0.25f};
-  CHECK(cli::result_name("photo", plain, 0, 1, "") == "photo_c007");
-  CHECK(cli::result_name("photo", plain, 3, 5, "") == "photo_c007_z03");
-  CHECK(cli::result_name("photo", mixed, 0, 1, "_x") == "photo_c007_c042_w0.25_x");
-  const Tensor z = cli::draw_z(2, 0.8f, 3, 119);
+  bigcolor::Conditioning plain{7, -1, 0.0f}, mixed{7, 42, 0.25f};
+  CHECK(bigcolor::result_name("photo", plain, 0, 1, "") == "photo_c007");
+  CHECK(bigcolor::result_name("photo", plain, 3, 5, "") == "photo_c007_z03");
+  CHECK(bigcolor::result_name("photo", mixed, 0, 1, "_x") == "photo_c007_c042_w0.25_x");
+  const Tensor z = bigcolor::draw_z(2, 0.8f, 3, 119);
   CHECK(z.shape() == Shape{3, 119});
   Rng rng(2);
   const std::vector<float> v = z.to_vector();
   for (std::size_t i = 0; i < v.size(); ++i) REQUIRE(v[i] == rng.normal(0.0f, 0.8f));
-  const auto conds = cli::resolve_conditionings({"1", "tench"}, {"1", "n01443537"}, {0.5f, 0.75f});
+  const auto conds = bigcolor::resolve_conditionings({"1", "tench"}, {"1", "n01443537"}, {0.5f, 0.75f});
   REQUIRE(conds.size() == 4);
   CHECK(conds[1].class_a == 0);
   CHECK(conds[3].class_b == 1);
   CHECK(conds[3].weight == 0.75f);
-  CHECK_THROWS_AS(cli::resolve_conditionings({}, {}, {0.5f}), Error);
-  CHECK_THROWS_AS(cli::resolve_conditionings({"crane"}, {}, {0.5f}), Error);  // ambiguous
+  CHECK_THROWS_AS(bigcolor::resolve_conditionings({}, {}, {0.5f}), Error);
+  CHECK_THROWS_AS(bigcolor::resolve_conditionings({"crane"}, {}, {0.5f}), Error);  // ambiguous
 }
 
 }  // TEST_SUITE("cli")

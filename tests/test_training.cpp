@@ -15,11 +15,12 @@
 #include "kernels/ops.h"
 #include "tensor/error.h"
 #include "test_util.h"
-#include "training/init.h"
-#include "training/train_checkpoint.h"
+#include "train/init.h"
+#include "train/train_checkpoint.h"
 #include "training_fixture.h"
 
 using namespace bigcolor;
+using namespace bigcolor::train;
 using namespace bigcolor::test;
 
 TEST_CASE("training: Adam follows torch's update, step by step") {

@@ -1,4 +1,4 @@
-// The training data pipeline (src/training/dataset.h, data_loader.h): folder scanning in torchvision's ImageFolder
+// The training data pipeline (src/train/dataset.h, data_loader.h): folder scanning in torchvision's ImageFolder
 // order, class mappings, the official sample transform and batch transforms against torchvision
 // (tests/golden/training_data.safetensors and tests/golden/training_data/*.png, written by
 // tools/make_golden_training_data.py), colourfulness, and the threaded loader's determinism, skipping and resuming.
@@ -19,13 +19,13 @@
 #include "tensor/error.h"
 #include "tensor/safetensors.h"
 #include "test_util.h"
-#include "training/data_loader.h"
-#include "training/dataset.h"
+#include "train/data_loader.h"
+#include "train/dataset.h"
 
 namespace {
 
 using namespace bigcolor;
-using namespace bigcolor::training;
+using namespace bigcolor::train;
 namespace fs = std::filesystem;
 
 // A fresh folder for one test, removed when the test ends.

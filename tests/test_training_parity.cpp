@@ -20,9 +20,10 @@
 #include "models/checkpoint.h"
 #include "tensor/error.h"
 #include "test_util.h"
-#include "training/trainer.h"
+#include "train/trainer.h"
 
 using namespace bigcolor;
+using namespace bigcolor::train;
 using namespace bigcolor::test;
 
 namespace {

@@ -5,8 +5,8 @@
 #include <memory>
 #include <vector>
 
-#include "training/init.h"
-#include "training/trainer.h"
+#include "train/init.h"
+#include "train/trainer.h"
 
 namespace bigcolor::test {
 
@@ -21,36 +21,36 @@ inline ColorizerConfig tiny_training_config(std::int64_t width) {
 
 inline std::unique_ptr<VGG16Features> tiny_vgg(Rng& rng) {
   auto vgg = std::make_unique<VGG16Features>(std::array<std::int64_t, 9>{4, 4, 8, 8, 8, 8, 8, 16, 16});
-  init_orthogonal(*vgg, rng);
+  train::init_orthogonal(*vgg, rng);
   return vgg;
 }
 
 struct TinyTraining {
-  explicit TinyTraining(std::uint64_t seed, std::int64_t width = 2, TrainOptions options = {}) {
+  explicit TinyTraining(std::uint64_t seed, std::int64_t width = 2, train::TrainOptions options = {}) {
     Rng rng(seed);
     eg = std::make_unique<Colorizer>(tiny_training_config(width));
     d = std::make_unique<Discriminator>(tiny_training_config(width).biggan);
-    init_orthogonal(*eg, rng);
-    init_orthogonal(*d, rng);
+    train::init_orthogonal(*eg, rng);
+    train::init_orthogonal(*d, rng);
     Rng vgg_rng(12345);  // the loss network is not part of a checkpoint: the same one for every seed
     vgg = tiny_vgg(vgg_rng);
     options.adam_g.lr = 1e-3;  // big enough that a few steps move the weights visibly
     options.adam_d.lr = 1e-3;
-    trainer = std::make_unique<Trainer>(*eg, *d, vgg.get(), options, seed + 1000);
+    trainer = std::make_unique<train::Trainer>(*eg, *d, vgg.get(), options, seed + 1000);
   }
   std::unique_ptr<Colorizer> eg;
   std::unique_ptr<Discriminator> d;
   std::unique_ptr<VGG16Features> vgg;
-  std::unique_ptr<Trainer> trainer;
+  std::unique_ptr<train::Trainer> trainer;
 };
 
 // `count` batches of `batch` random images (h x w) in [0, 1] with classes in [0, 10).
-inline std::vector<StepBatch> tiny_batches(int count, std::int64_t batch, std::int64_t h, std::int64_t w,
-                                           std::uint64_t seed) {
+inline std::vector<train::StepBatch> tiny_batches(int count, std::int64_t batch, std::int64_t h, std::int64_t w,
+                                                  std::uint64_t seed) {
   Rng rng(seed);
-  std::vector<StepBatch> out;
+  std::vector<train::StepBatch> out;
   for (int i = 0; i < count; ++i) {
-    StepBatch b;
+    train::StepBatch b;
     b.x = Tensor::empty({batch, 3, h, w});
     rng.fill_uniform(b.x, 0.0f, 1.0f);
     std::vector<std::int32_t> classes;

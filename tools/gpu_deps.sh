@@ -14,7 +14,8 @@ cp -L "$arch/libbenchmark.so.1debian" .deps/lib/ && ln -s libbenchmark.so.1debia
 cp -L "$arch/openblas-openmp/libopenblas.so.0" .deps/lib/libopenblas.so.0
 ln -s libopenblas.so.0 .deps/lib/libopenblas.so
 cp -L "$arch/libgfortran.so.5" "$arch/libquadmath.so.0" .deps/lib/
-# libjpeg-turbo and libpng for src/imaging/image.cpp, and zlib, without which CMake's FindPNG finds no libpng.
+# libjpeg-turbo and libpng for src/imaging/codec_jpeg.cpp and codec_png.cpp, and zlib, without which CMake's
+# FindPNG finds no libpng.
 cp /usr/include/jpeglib.h /usr/include/jmorecfg.h /usr/include/jerror.h /usr/include/x86_64-linux-gnu/jconfig.h \
   /usr/include/zlib.h /usr/include/zconf.h .deps/include/
 cp -L /usr/include/png.h /usr/include/pngconf.h /usr/include/pnglibconf.h .deps/include/

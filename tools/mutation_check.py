@@ -18,7 +18,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 CPU = "src/kernels/cpu/"
 LAYERS = "src/layers/"
 MODELS = "src/models/"
-TRAINING = "src/training/"
+TRAIN = "src/train/"
 
 # (file, original text, broken text, what the break means). Each original must occur exactly once.
 MUTATIONS = [
@@ -69,14 +69,14 @@ MUTATIONS = [
     (MODELS + "discriminator.cpp", "fn::add_into(d_pooled, fn::mul(d_broadcast, s.embedded));", "", "discriminator d_h misses the projection"),
     (MODELS + "generator.cpp", "ops::copy_columns(g.d_z, (i + 1) * chunk, block.d_y", "ops::copy_columns(g.d_z, i * chunk, block.d_y", "generator d_z chunks misrouted"),
     # the training step (caught by the parity test with the official step, tests/test_training_parity.cpp)
-    (TRAINING + "optimizer.cpp", "std::sqrt(bias_correction2)", "bias_correction2", "Adam without the square root of its bias correction"),
-    (TRAINING + "optimizer.cpp", "(1.0 + t) / (10.0 + t)", "decay_", "EMA without torch_ema's warm-up"),
+    (TRAIN + "optimizer.cpp", "std::sqrt(bias_correction2)", "bias_correction2", "Adam without the square root of its bias correction"),
+    (TRAIN + "optimizer.cpp", "(1.0 + t) / (10.0 + t)", "decay_", "EMA without torch_ema's warm-up"),
     (CPU + "optimizer.cpp", "v[i] = v[i] * beta2 + one_minus_beta2 * g[i] * g[i];", "v[i] = v[i] * beta2 + one_minus_beta2 * g[i];", "Adam's second moment of g, not g squared"),
-    (TRAINING + "perceptual.cpp", "fn::mul(fn::add(crop.reshape({b, 3, kCrop, kCrop}), p.minus_mean), p.inv_std)", "fn::add(crop.reshape({b, 3, kCrop, kCrop}), p.minus_mean)", "perceptual loss without dividing by the std"),
-    (TRAINING + "perceptual.cpp", "fn::mul(d_out, p.inv_std).reshape", "fn::scale(d_out, 1.0f).reshape", "perceptual backward misses the normalization's 1/std"),
-    (TRAINING + "vgg16.cpp", "kFeatureSlot = {0, 1, -1, -1, -1, 2, -1, -1, 3};", "kFeatureSlot = {0, 1, -1, -1, 2, -1, -1, -1, 3};", "perceptual feature relu3_1 instead of relu3_2"),
-    (TRAINING + "trainer.cpp", "hinge(d_.forward(real, classes), -1.0f, 0.5f)", "hinge(d_.forward(real, classes), -1.0f, 1.0f)", "D's real hinge gradient not halved"),
-    (TRAINING + "trainer.cpp", "fn::add_into(d_fake, fn::scale(d_fake01, 0.5f));", "fn::add_into(d_fake, d_fake01);", "the (fake + 1) / 2 gradient not halved"),
+    (TRAIN + "perceptual.cpp", "fn::mul(fn::add(crop.reshape({b, 3, kCrop, kCrop}), p.minus_mean), p.inv_std)", "fn::add(crop.reshape({b, 3, kCrop, kCrop}), p.minus_mean)", "perceptual loss without dividing by the std"),
+    (TRAIN + "perceptual.cpp", "fn::mul(d_out, p.inv_std).reshape", "fn::scale(d_out, 1.0f).reshape", "perceptual backward misses the normalization's 1/std"),
+    (MODELS + "vgg16.cpp", "kFeatureSlot = {0, 1, -1, -1, -1, 2, -1, -1, 3};", "kFeatureSlot = {0, 1, -1, -1, 2, -1, -1, -1, 3};", "perceptual feature relu3_1 instead of relu3_2"),
+    (TRAIN + "trainer.cpp", "hinge(d_.forward(real, classes), -1.0f, 0.5f)", "hinge(d_.forward(real, classes), -1.0f, 1.0f)", "D's real hinge gradient not halved"),
+    (TRAIN + "trainer.cpp", "fn::add_into(d_fake, fn::scale(d_fake01, 0.5f));", "fn::add_into(d_fake, d_fake01);", "the (fake + 1) / 2 gradient not halved"),
 ]
 
 

@@ -18,8 +18,11 @@
 #include <set>
 #include <sstream>
 
+#include "api/pipeline.h"
+#include "bigcolor/bigcolor.h"
 #include "cli/common.h"
 #include "imaging/color.h"
+#include "imaging/resize.h"
 #include "imaging/image.h"
 #include "io/imagenet_classes.h"
 #include "io/pickle.h"
@@ -32,146 +35,6 @@
 
 namespace bigcolor::cli {
 namespace fs = std::filesystem;
-
-// ---- the pipeline's pieces -------------------------------------------------------------------------------------
-
-std::vector<Conditioning> resolve_conditionings(const std::vector<std::string>& classes,
-                                                const std::vector<std::string>& mix,
-                                                const std::vector<float>& mix_weights) {
-  std::vector<Conditioning> out;
-  auto add = [&out](const Conditioning& c) {  // a class or mix named twice gives its results once
-    for (const Conditioning& o : out)
-      if (o.class_a == c.class_a && o.class_b == c.class_b && o.weight == c.weight) return;
-    out.push_back(c);
-  };
-  for (const std::string& spec : classes) add({resolve_imagenet_class(spec), -1, 0.0f});
-  if (!mix.empty()) {
-    if (mix.size() != 2) throw UsageError("--mix takes two classes, got " + std::to_string(mix.size()));
-    if (mix_weights.empty()) throw UsageError("--mix needs at least one --mix-weight");
-    const int a = resolve_imagenet_class(mix[0]);
-    const int b = resolve_imagenet_class(mix[1]);
-    for (const float w : mix_weights) {
-      if (!std::isfinite(w)) throw UsageError("--mix-weight must be a finite number");
-      add({a, b, w});
-    }
-  }
-  if (out.empty()) throw UsageError("colorize needs --class (one or more classes) or --mix A B");
-  return out;
-}
-
-std::string result_name(const std::string& stem, const Conditioning& conditioning, int z_index, int num_z,
-                        const std::string& suffix) {
-  char buffer[96];
-  std::string name = stem;
-  std::snprintf(buffer, sizeof buffer, "_c%03d", conditioning.class_a);
-  name += buffer;
-  if (conditioning.mixed()) {
-    std::snprintf(buffer, sizeof buffer, "_c%03d_w%.6g", conditioning.class_b, static_cast<double>(conditioning.weight));
-    name += buffer;
-  }
-  if (num_z > 1) {
-    std::snprintf(buffer, sizeof buffer, "_z%02d", z_index);
-    name += buffer;
-  }
-  return name + suffix;
-}
-
-Tensor draw_z(std::uint64_t seed, float z_std, int count, std::int64_t dim) {
-  BIGCOLOR_CHECK(count >= 1 && dim >= 1, "draw_z: needs count >= 1 and dim >= 1");
-  Rng rng(seed);
-  std::vector<float> values(static_cast<std::size_t>(count * dim));
-  for (float& v : values) v = rng.normal(0.0f, z_std);
-  return Tensor::from_vector(values, {count, dim});
-}
-
-Tensor load_z_file(const std::string& path, std::int64_t dim) {
-  const SafetensorsFile file = load_safetensors(path);
-  BIGCOLOR_CHECK(file.contains("z"), path, ": no tensor named \"z\" (--z-file needs one, shaped (", dim, ") or (K, ",
-                 dim, "))");
-  const Tensor& z = file.at("z");
-  BIGCOLOR_CHECK(z.dtype() == DType::F32, path, ": \"z\" is ", dtype_name(z.dtype()), ", expected F32");
-  const bool one = z.ndim() == 1 && z.dim(0) == dim;
-  const bool many = z.ndim() == 2 && z.dim(0) >= 1 && z.dim(1) == dim;
-  BIGCOLOR_CHECK(one || many, path, ": \"z\" has shape ", shape_string(z.shape()), "; this model needs (", dim,
-                 ") or (K, ", dim, ")");
-  const std::vector<float> values = z.to_vector();
-  for (const float v : values) BIGCOLOR_CHECK(std::isfinite(v), path, ": \"z\" holds a NaN or infinite value");
-  return Tensor::from_vector(values, {one ? 1 : z.dim(0), dim});
-}
-
-Tensor class_embeddings(Colorizer& model, const std::vector<Conditioning>& conditionings, float c_scale,
-                        float c_bias) {
-  const Tensor& table = model.G.shared.weight.value;  // (n_classes, shared_dim)
-  const std::int64_t n_classes = table.dim(0), dim = table.dim(1);
-  const std::vector<float> t = table.to_vector();
-  auto row = [&](int c) {
-    BIGCOLOR_CHECK(c >= 0 && c < n_classes, "--class: class ", c, " is outside this model's ", n_classes,
-                   " classes (0..", n_classes - 1, ")");
-    return t.data() + static_cast<std::size_t>(c) * dim;
-  };
-  const auto n = static_cast<std::int64_t>(conditionings.size());
-  std::vector<float> out(static_cast<std::size_t>(n * dim));
-  for (std::int64_t i = 0; i < n; ++i) {
-    const Conditioning& k = conditionings[i];
-    const float* a = row(k.class_a);
-    const float* b = k.mixed() ? row(k.class_b) : nullptr;
-    const float wa = 1.0f - k.weight, wb = k.weight;
-    float* o = out.data() + i * dim;
-    for (std::int64_t j = 0; j < dim; ++j) {
-      float c = a[j];
-      if (b != nullptr) {
-        const float pa = wa * a[j];
-        const float pb = wb * b[j];
-        c = pa + pb;
-      }
-      const float scaled = c_scale * c;
-      o[j] = scaled + c_bias;
-    }
-  }
-  return Tensor::from_vector(out, {n, dim});
-}
-
-Tensor run_network(Colorizer& model, const Tensor& x_model, const Tensor& c_embed, const Tensor& z, int batch,
-                   Device device, const std::function<void(int, int)>& on_batch) {
-  BIGCOLOR_CHECK(x_model.ndim() == 4 && x_model.dim(0) == 1 && x_model.dim(1) == 1, "run_network: x must be ",
-                 "(1, 1, H, W), got ", x_model.describe());
-  BIGCOLOR_CHECK(c_embed.ndim() == 2 && z.ndim() == 2 && c_embed.dim(0) == z.dim(0) && c_embed.dim(0) >= 1,
-                 "run_network: c_embed ", c_embed.describe(), " and z ", z.describe(), " must be (N, D) and (N, Z)");
-  BIGCOLOR_CHECK(batch >= 1, "run_network: batch must be >= 1");
-  const std::int64_t count = c_embed.dim(0), h = x_model.dim(2), w = x_model.dim(3);
-  const std::int64_t dim_c = c_embed.dim(1), dim_z = z.dim(1), hw = h * w;
-  const std::vector<float> x = x_model.to_vector(), c = c_embed.to_vector(), zv = z.to_vector();
-  std::vector<float> result(static_cast<std::size_t>(count * 3 * hw));
-  for (std::int64_t first = 0; first < count; first += batch) {
-    const std::int64_t n = std::min<std::int64_t>(batch, count - first);
-    if (on_batch) on_batch(static_cast<int>(first), static_cast<int>(n));
-    std::vector<float> xs(static_cast<std::size_t>(n * hw));
-    for (std::int64_t i = 0; i < n; ++i) std::copy(x.begin(), x.end(), xs.begin() + i * hw);
-    const std::vector<float> cs(c.begin() + first * dim_c, c.begin() + (first + n) * dim_c);
-    const std::vector<float> zs(zv.begin() + first * dim_z, zv.begin() + (first + n) * dim_z);
-    const Tensor out = model.forward_with_c(Tensor::from_vector(xs, {n, 1, h, w}, device),
-                                            Tensor::from_vector(cs, {n, dim_c}, device),
-                                            Tensor::from_vector(zs, {n, dim_z}, device));
-    BIGCOLOR_CHECK(out.numel() == n * 3 * hw, "run_network: the model returned ", out.describe());
-    const std::vector<float> o = out.to_vector();
-    std::copy(o.begin(), o.end(), result.begin() + first * 3 * hw);
-  }
-  return Tensor::from_vector(result, {count, 3, h, w});
-}
-
-Tensor finish_result(const Tensor& output, const Tensor& gray, const Tensor& gray_model, bool no_upsample, bool rgb) {
-  BIGCOLOR_CHECK(output.numel() > 0 && output.numel() % 3 == 0 && output.dim(-3) == 3, "finish_result: output ",
-                 output.describe(), " is not (3, h, w)");
-  const std::int64_t h = output.dim(-2), w = output.dim(-1);
-  std::vector<float> v = output.to_vector();
-  for (float& x : v) x = (x + 1.0f) / 2.0f;  // output.add(1).div(2)
-  const Tensor colour = Tensor::from_vector(v, {1, 3, h, w});
-  const Tensor& reference = no_upsample ? gray_model : gray;
-  const int out_h = static_cast<int>(reference.dim(-2)), out_w = static_cast<int>(reference.dim(-1));
-  const Tensor sized = resize_bilinear(colour, out_h, out_w);
-  if (rgb) return sized.reshape({3, out_h, out_w});
-  return lab_fusion(reference.reshape({1, out_h, out_w}), sized.reshape({3, out_h, out_w}));
-}
 
 // ---- the command -----------------------------------------------------------------------------------------------
 
@@ -308,12 +171,12 @@ void check_output_location(const fs::path& dir) {
 struct Run {
   explicit Run(const ColorizeOptions& options) : o(options) {}
   const ColorizeOptions& o;
+  bigcolor::ColorizeOptions request;  // the library's options, z rows included (--z-file read once)
+  std::optional<Model> model;
   Device device = Device::CPU;
   fs::path output_dir;
-  std::unique_ptr<Colorizer> model;
-  std::vector<Conditioning> conditionings;
-  Tensor embeddings;  // (conditionings, shared_dim)
-  Tensor z;           // (K, dim_z)
+  std::vector<Conditioning> conditionings;  // for the output names
+  int num_z = 1;
   std::set<std::string> written;  // every file this run wrote (two inputs must not write the same name)
   int results = 0;
   int skipped = 0;  // inputs whose results were all present (--skip-existing)
@@ -331,33 +194,14 @@ void report_failure(const std::string& input, const std::string& message) {
 
 std::string size_text(std::int64_t w, std::int64_t h) { return std::to_string(w) + "x" + std::to_string(h); }
 
-// What makes the model input a multiple of 16 on both sides, for the --resize mode in use.
-std::string multiple_of_16_hint(const ColorizeOptions& o) {
-  switch (o.resize) {
-    case ResizeMode::PowerOf:
-      return o.num_power < 4 ? "--num-power 4 or more makes the long side one; --size must be one too"
-                             : "--size must be a multiple of 16";
-    case ResizeMode::Square: return "--size must be a multiple of 16";
-    case ResizeMode::Original: return "--resize original keeps the photo's own size; --resize powerof fits any photo";
-    case ResizeMode::Absolute:
-      return "--resize absolute scales the long side freely; --resize powerof rounds it up to a multiple of 16";
-  }
-  return "";
-}
-
 // Colorizes one image; returns its progress line's text after the "[i/n] ".
 std::string colorize_one(Run& run, const InputImage& input) {
   const ColorizeOptions& o = run.o;
   const Stopwatch watch;
   const Image image = load_image(input.path);
-  const Tensor gray = to_gray(image);
-  const ImageSize msize = model_input_size(image.height, image.width, o.resize, o.size, o.num_power);
-  BIGCOLOR_CHECK(msize.height % 16 == 0 && msize.width % 16 == 0, input.path, ": the model input would be ",
-                 size_text(msize.width, msize.height), " (--resize ", resize_mode_name(o.resize),
-                 "), but the model needs both sides to be multiples of 16 (", multiple_of_16_hint(o), ")");
 
   // The results: every conditioning with every z, in that order.
-  const int num_z = static_cast<int>(run.z.dim(0));
+  const int num_z = run.num_z;
   const auto count = static_cast<std::int64_t>(run.conditionings.size()) * num_z;
   const fs::path dir = run.output_dir / input.out_subdir;
   const std::string ext = o.png ? ".png" : ".jpg";
@@ -387,39 +231,25 @@ std::string colorize_one(Run& run, const InputImage& input) {
            (paths.size() == 1 ? " result exists" : " results exist");
   }
 
-  const Tensor x = resize_bilinear(gray, msize.height, msize.width);
-  const std::int64_t dim_c = run.embeddings.dim(1), dim_z = run.z.dim(1);
-  const std::vector<float> emb = run.embeddings.to_vector(), zs = run.z.to_vector();
-  std::vector<float> c_rows, z_rows;
-  for (std::size_t i = 0; i < run.conditionings.size(); ++i) {
-    for (int k = 0; k < num_z; ++k) {
-      c_rows.insert(c_rows.end(), emb.begin() + i * dim_c, emb.begin() + (i + 1) * dim_c);
-      z_rows.insert(z_rows.end(), zs.begin() + k * dim_z, zs.begin() + (k + 1) * dim_z);
-    }
-  }
-  const Tensor out = run_network(*run.model, x, Tensor::from_vector(c_rows, {count, dim_c}),
-                                 Tensor::from_vector(z_rows, {count, dim_z}), o.batch, run.device,
-                                 [&](int first, int n) {
-                                   run.note("  " + input.path + ": forward of results " + std::to_string(first + 1) +
-                                            ".." + std::to_string(first + n) + " of " + std::to_string(count) +
-                                            " (batch " + std::to_string(n) + ") at " +
-                                            size_text(msize.width, msize.height) + " on " +
-                                            device_name(run.device));
-                                 });
-
-  const std::int64_t h = msize.height, w = msize.width, plane = 3 * h * w;
-  const std::vector<float> all = out.to_vector();
-  for (const float v : all)
-    BIGCOLOR_CHECK(std::isfinite(v), input.path, ": the network's output holds NaN or infinite values (damaged weights ",
-                   "or a numerical fault on ", device_name(run.device), "); nothing was written for this input");
+  // Sizes for the progress lines (the library checks them again, with the multiple-of-16 rule).
+  const ImageSize msize = model_input_size(image.height, image.width, parse_resize_mode(o.request.resize), o.request.size, o.request.num_power);
+  std::vector<Colorization> results = run.model->colorize(
+      image, run.request,
+      [&](const Progress& p) {
+        run.note("  " + input.path + ": forward of results " + std::to_string(p.first + 1) + ".." +
+                 std::to_string(p.first + p.count) + " of " + std::to_string(p.total) + " (batch " +
+                 std::to_string(p.count) + ") at " + size_text(msize.width, msize.height) + " on " +
+                 device_name(run.device));
+      },
+      input.path);
+  BIGCOLOR_CHECK(static_cast<std::int64_t>(results.size()) == count, input.path, ": ", results.size(),
+                 " results instead of ", count);
   std::vector<Image> pictures;
-  for (std::int64_t r = 0; r < count; ++r) {
-    const std::vector<float> one(all.begin() + r * plane, all.begin() + (r + 1) * plane);
-    pictures.push_back(to_image(finish_result(Tensor::from_vector(one, {1, 3, h, w}), gray, x, o.no_upsample, o.rgb)));
-  }
+  for (Colorization& r : results) pictures.push_back(std::move(r.image));
   if (o.sheet) {
     // The gray input (at the results' size) and every result, side by side.
-    const Image g = to_image(o.no_upsample ? x : gray);
+    const Tensor gray = to_gray(image);
+    const Image g = to_image(o.request.no_upsample ? resize_bilinear(gray, pictures[0].height, pictures[0].width) : gray);
     const int pw = g.width, ph = g.height, panels = 1 + static_cast<int>(count);
     Image sheet;
     sheet.width = pw * panels;
@@ -467,17 +297,10 @@ std::string threads_text(int n) { return ", " + std::to_string(n) + (n == 1 ? " 
 
 int run_colorize(const ColorizeOptions& o) {
   const Stopwatch watch;
-  // Option combinations CLI11 cannot check.
-  if (o.resize == ResizeMode::PowerOf && o.size % (1 << o.num_power) != 0)
-    throw UsageError("--size " + std::to_string(o.size) + " must be a multiple of 2^--num-power = " +
-                     std::to_string(1 << o.num_power) + " for --resize powerof");
-  if (o.resize == ResizeMode::Square && o.size % 16 != 0)
-    throw UsageError("--size " + std::to_string(o.size) + " must be a multiple of 16 for --resize square");
-  if (o.batch < 1) throw UsageError("--batch must be at least 1");
-  if (o.num_z < 1) throw UsageError("--num-z must be at least 1");
-  if (!std::isfinite(o.c_scale) || !std::isfinite(o.c_bias) || !std::isfinite(o.z_std))
-    throw UsageError("--c-scale, --c-bias and --z-std must be finite numbers (a NaN class embedding gives a black "
-                     "picture)");
+  // Option combinations CLI11 cannot check; the library's own (sizes, numbers) before anything is loaded.
+  check_options(o.request);
+  if (o.png && o.jpeg_quality_given)
+    throw UsageError("--jpeg-quality has no effect with --png (PNG is lossless): give one of them");
   if (o.quiet && o.verbose) throw UsageError("--quiet and --verbose contradict each other: give one");
   if (o.overwrite && o.skip_existing)
     throw UsageError("--overwrite and --skip-existing contradict each other: give one");
@@ -486,9 +309,11 @@ int run_colorize(const ColorizeOptions& o) {
     throw UsageError("--suffix '" + printable(o.suffix) + "' may not hold a path separator or '..': output names stay in -o");
 
   Run run(o);
+  run.request = o.request;
   run.device = pick_device(o.device);
   if (o.threads > 0) omp_set_num_threads(o.threads);
-  run.conditionings = resolve_conditionings(o.classes, o.mix, o.mix_weights);
+  run.conditionings = resolve_conditionings(o.request.classes, o.request.mix, o.request.mix_weights);
+  run.model.reset();
 
   std::error_code ec;
   BIGCOLOR_CHECK(fs::exists(o.ckpt, ec), "--ckpt ", o.ckpt, ": no such file or folder");
@@ -540,16 +365,16 @@ int run_colorize(const ColorizeOptions& o) {
               << std::endl;
 
   if (!images.empty()) {
-    // The model, in eval mode with gradients off (inference keeps no activations and no gradient buffers).
-    ColorizerSource source;
-    source.use_ema = !o.no_ema;
-    if (o.epoch >= 0) source.epoch = o.epoch;
-    source.config_path = o.config_path;
-    run.model = load_any_colorizer(o.ckpt, source);
-    run.model->set_training(false);
-    run.model->set_grad_enabled(false);
+    // The model, in eval mode with gradients off (inference keeps no activations and no gradient buffers), and
+    // the options checked against it before any image is computed.
+    LoadOptions load;
+    load.device = run.device == Device::CUDA ? Placement::CUDA : Placement::CPU;
+    load.use_ema = !o.no_ema;
+    load.epoch = o.epoch;
+    load.config_path = o.config_path;
+    run.model = Model::load(o.ckpt, load);
+    const ModelInfo info = run.model->info();
     if (o.verbose) {
-      const ColorizerConfig& c = run.model->config();
       std::string what = o.ckpt;
       if (official) {
         const OfficialCheckpoint ck = find_official_checkpoint(
@@ -557,18 +382,22 @@ int run_colorize(const ColorizeOptions& o) {
         what += std::string(o.no_ema ? " (raw weights" : " (EMA weights") + " of epoch " + std::to_string(ck.epoch) +
                 ", config " + ck.config_path + ")";
       }
-      run.note("model: " + what + ": G_ch " + std::to_string(c.biggan.G_ch) + ", encoder ch " +
-               std::to_string(c.encoder_ch) + ", " + std::to_string(c.biggan.n_classes) + " classes, dim_z " +
-               std::to_string(c.biggan.effective_dim_z()));
+      run.note("model: " + what + ": G_ch " + std::to_string(info.generator_width) + ", encoder ch " +
+               std::to_string(info.encoder_width) + ", " + std::to_string(info.n_classes) + " classes, dim_z " +
+               std::to_string(info.dim_z));
     }
-    run.embeddings = class_embeddings(*run.model, run.conditionings, o.c_scale, o.c_bias);
-    const std::int64_t dim_z = run.model->config().biggan.effective_dim_z();
-    run.z = o.z_file.empty() ? draw_z(o.seed, o.z_std, o.num_z, dim_z) : load_z_file(o.z_file, dim_z);
-    run.model->place_for_inference(run.device);  // eval, no gradients; unused generator blocks stay on the CPU
+    if (!o.z_file.empty()) {
+      const Tensor z = load_z_file(o.z_file, info.dim_z);
+      const std::vector<float> values = z.to_vector();
+      for (std::int64_t k = 0; k < z.dim(0); ++k)
+        run.request.z.emplace_back(values.begin() + k * z.dim(1), values.begin() + (k + 1) * z.dim(1));
+    }
+    run.model->check(run.request);
+    run.num_z = run.request.z.empty() ? o.request.num_z : static_cast<int>(run.request.z.size());
     run.note("device: " + std::string(device_name(run.device)) +
              (run.device == Device::CPU ? threads_text(omp_get_max_threads()) : std::string()) +
-             "; batch " + std::to_string(o.batch) + "; " + std::to_string(run.conditionings.size()) +
-             " conditionings x " + std::to_string(run.z.dim(0)) + " z per input");
+             "; batch " + std::to_string(o.request.batch) + "; " + std::to_string(run.conditionings.size()) +
+             " conditionings x " + std::to_string(run.num_z) + " z per input");
   }
 
   int done = 0;

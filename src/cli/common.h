@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <string>
 
+#include "api/pipeline.h"
 #include "io/pickle.h"
 #include "tensor/cuda_memory.h"
 #include "tensor/error.h"
@@ -20,13 +21,9 @@
 
 namespace bigcolor::cli {
 
-inline constexpr const char* kVersion = "0.1.0";
 
 // A command line that parses but makes no sense (e.g. --size not a multiple of 2^--num-power): exit status 2.
-class UsageError : public Error {
- public:
-  explicit UsageError(const std::string& message) : Error(message) {}
-};
+using UsageError = OptionError;
 
 // One line: newlines and other control characters become spaces, so every message stays on its line.
 inline std::string one_line(const std::string& message) {
@@ -89,37 +86,10 @@ class Stopwatch {
 
 // --device: cpu, cuda (an Error when no GPU is visible or the build has no CUDA backend), or auto.
 inline Device pick_device(const std::string& name) {
-  if (name == "cpu") return Device::CPU;
-  if (name == "cuda") {
-#ifdef BIGCOLOR_WITH_CUDA
-    BIGCOLOR_CHECK(cuda_available(), "--device cuda: no CUDA GPU is visible (use --device cpu or auto)");
-#else
-    throw Error("--device cuda: this build of bigcolor has no CUDA backend (use --device cpu or auto)");
-#endif
-    return Device::CUDA;
-  }
-  if (name == "auto") return cuda_available() ? Device::CUDA : Device::CPU;
+  if (name == "cpu") return resolve_placement(Placement::CPU, "--device");
+  if (name == "cuda") return resolve_placement(Placement::CUDA, "--device");
+  if (name == "auto") return resolve_placement(Placement::Auto, "--device");
   throw UsageError("--device must be cpu, cuda or auto, not '" + printable(name) + "'");
 }
-
-// ---- the subcommands other than colorize (colorize.h) ----------------------------------------------------------
-
-struct InspectOptions {
-  std::string path;
-  std::string config_path;  // official folders: config.pickle when not beside the checkpoints
-  int epoch = -1;           // official folders: the epoch to describe (-1: the highest)
-};
-int run_inspect(const InspectOptions& options);  // writes to stdout; throws Error
-
-struct ConvertOptions {
-  std::string ckpt;
-  std::string output;
-  int epoch = -1;  // -1: the highest present
-  bool no_ema = false;
-  std::string config_path;
-  bool overwrite = false;
-  bool quiet = false;
-};
-int run_convert(const ConvertOptions& options);  // throws Error
 
 }  // namespace bigcolor::cli

@@ -5,6 +5,7 @@
 #include <iostream>
 #include <optional>
 
+#include "cli/convert.h"
 #include "cli/common.h"
 #include "models/checkpoint.h"
 

@@ -18,6 +18,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "cli/inspect.h"
 #include "cli/common.h"
 #include "tensor/files.h"
 #include "io/torch_file.h"

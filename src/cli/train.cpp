@@ -17,9 +17,9 @@
 #include "cli/train_samples.h"
 #include "tensor/files.h"
 #include "models/checkpoint.h"
-#include "training/data_loader.h"
-#include "training/init.h"
-#include "training/train_checkpoint.h"
+#include "train/data_loader.h"
+#include "train/init.h"
+#include "train/train_checkpoint.h"
 
 namespace bigcolor::cli {
 
@@ -103,7 +103,7 @@ Models build_models(const TrainCliOptions& o, const RunPaths& paths) {
   Models m;
   Rng init_rng(o.seed);
   if (o.resume) {
-    m.eg = std::make_unique<Colorizer>(training_checkpoint_config(paths.latest.string()));  // weights: the checkpoint
+    m.eg = std::make_unique<Colorizer>(train::training_checkpoint_config(paths.latest.string()));  // weights: the checkpoint
   } else if (!o.init_eg.empty()) {
     ColorizerSource source;
     source.use_ema = false;  // fine-tuning continues from the raw weights (the EMA restarts from them)
@@ -119,7 +119,7 @@ Models build_models(const TrainCliOptions& o, const RunPaths& paths) {
       throw UsageError("--width " + std::to_string(o.width) + " --n-classes " + std::to_string(o.n_classes) +
                        ": this model cannot be built: " + e.what());
     }
-    init_orthogonal(*m.eg, init_rng);
+    train::init_orthogonal(*m.eg, init_rng);
     if (!o.init_g.empty()) load_generator(*m.eg, o.init_g);
   }
   try {
@@ -130,7 +130,7 @@ Models build_models(const TrainCliOptions& o, const RunPaths& paths) {
                         ": the discriminator of this model cannot be built: ", e.what());
   }
   if (!o.resume && !o.init_d.empty()) load_state(*m.d, load_state_dict_file(o.init_d), o.init_d);
-  else if (!o.resume) init_orthogonal(*m.d, init_rng);
+  else if (!o.resume) train::init_orthogonal(*m.d, init_rng);
   if (o.coef_lpips > 0.0f) m.vgg = load_vgg16_features(o.vgg);
   m.eg->set_grad_enabled(true);
   m.eg->set_training(true);
@@ -206,7 +206,7 @@ std::string progress_bar(double fraction) {
   return text;
 }
 
-std::string skipped_text(const training::SkippedImages& s) {
+std::string skipped_text(const train::SkippedImages& s) {
   if (s.unreadable + s.low_colorfulness == 0) return "";
   std::string text = std::to_string(s.unreadable) + " unreadable, " + std::to_string(s.low_colorfulness) +
                      " under --min-colorfulness skipped";
@@ -224,18 +224,18 @@ int run_train(const TrainCliOptions& o) {
 
   Models models = build_models(o, paths);
   const ColorizerConfig& config = models.eg->config();
-  training::DatasetOptions data_options;
-  data_options.mapping = training::parse_class_mapping(o.class_mapping);
+  train::DatasetOptions data_options;
+  data_options.mapping = train::parse_class_mapping(o.class_mapping);
   data_options.n_classes = static_cast<int>(config.biggan.n_classes);
   data_options.fixed_class = o.fixed_class;
-  training::Dataset dataset = training::scan_dataset(o.data, data_options);
-  std::optional<training::Dataset> val;
-  if (!o.val.empty()) val = training::scan_dataset(o.val, data_options);
+  train::Dataset dataset = train::scan_dataset(o.data, data_options);
+  std::optional<train::Dataset> val;
+  if (!o.val.empty()) val = train::scan_dataset(o.val, data_options);
 
   models.eg->to(device);
   models.d->to(device);
   if (models.vgg) models.vgg->to(device);
-  TrainOptions train_options;
+  train::TrainOptions train_options;
   train_options.adam_g.lr = o.lr;
   train_options.adam_d.lr = o.lr_d;
   train_options.coef_adv = o.coef_adv;
@@ -246,24 +246,24 @@ int run_train(const TrainCliOptions& o) {
   train_options.z_std = o.z_std;
   train_options.ema_decay = o.ema_decay;
   train_options.lr_decay = o.lr_decay;
-  Trainer trainer(*models.eg, *models.d, models.vgg.get(), train_options, o.seed);
+  train::Trainer trainer(*models.eg, *models.d, models.vgg.get(), train_options, o.seed);
 
-  TrainProgress progress;
+  train::TrainProgress progress;
   const std::string run_text = options_json(o).dump();
-  if (o.resume) progress = load_training_checkpoint(paths.latest.string(), trainer).progress;
+  if (o.resume) progress = train::load_training_checkpoint(paths.latest.string(), trainer).progress;
 
   const std::string sample_train_text = dataset.summary();
   SampleSet train_samples = load_sample_set(dataset, o.samples, o.image_size, o.seed, config);
   std::optional<SampleSet> val_samples;
   if (val) val_samples = load_sample_set(*val, o.samples, o.image_size, o.seed, config);
 
-  training::LoaderOptions loader_options;
+  train::LoaderOptions loader_options;
   loader_options.batch_size = o.batch;
   loader_options.image_size = o.image_size;
   loader_options.seed = o.seed;
   loader_options.num_threads = o.workers;
   loader_options.min_colorfulness = o.min_colorfulness;
-  training::DataLoader loader(std::move(dataset), loader_options);
+  train::DataLoader loader(std::move(dataset), loader_options);
   const std::int64_t per_epoch = loader.max_batches_per_epoch();
   const std::int64_t all_epochs = o.epochs * per_epoch;  // at most: skipped images shorten an epoch
   const std::int64_t planned = o.max_steps > 0 ? std::min(o.max_steps, all_epochs) : all_epochs;
@@ -291,8 +291,8 @@ int run_train(const TrainCliOptions& o) {
   std::int64_t images_since_log = 0, steps_this_session = 0, last_checkpoint_step = o.resume ? progress.step : -1;
 
   const auto save_checkpoint = [&] {
-    save_training_checkpoint(paths.latest.string(), trainer, progress, run_text);
-    export_ema_colorizer(paths.ema.string(), trainer);
+    train::save_training_checkpoint(paths.latest.string(), trainer, progress, run_text);
+    train::export_ema_colorizer(paths.ema.string(), trainer);
     last_checkpoint_step = progress.step;
     guard.keep();
   };
@@ -309,14 +309,14 @@ int run_train(const TrainCliOptions& o) {
   bool first_epoch = true, done = progress.step >= planned;
   for (std::int64_t epoch = progress.epoch; epoch < o.epochs && !done; ++epoch) {
     trainer.set_epoch(epoch);
-    loader.start_epoch(first_epoch ? training::LoaderPosition{epoch, progress.batch_in_epoch, progress.data_cursor}
-                                   : training::LoaderPosition{epoch, 0, 0});
+    loader.start_epoch(first_epoch ? train::LoaderPosition{epoch, progress.batch_in_epoch, progress.data_cursor}
+                                   : train::LoaderPosition{epoch, 0, 0});
     first_epoch = false;
-    while (std::optional<training::Batch> batch = loader.next()) {
-      StepBatch step_batch;
+    while (std::optional<train::Batch> batch = loader.next()) {
+      train::StepBatch step_batch;
       step_batch.x = batch->x;
       step_batch.classes = batch->classes;
-      const StepLosses losses = trainer.step(step_batch);
+      const train::StepLosses losses = trainer.step(step_batch);
       ++progress.step;
       ++steps_this_session;
       images_since_log += o.batch;
@@ -380,7 +380,7 @@ int run_train(const TrainCliOptions& o) {
       if (last_checkpoint_step != progress.step) save_checkpoint();
       char name[64];  // the EMA weights of each epoch, as the official run keeps EG_EMA_NNN.ckpt
       std::snprintf(name, sizeof name, "ema_epoch_%03lld.safetensors", static_cast<long long>(epoch));
-      export_ema_colorizer((paths.checkpoints / name).string(), trainer);
+      train::export_ema_colorizer((paths.checkpoints / name).string(), trainer);
       const std::string skipped = skipped_text(loader.skipped_this_epoch());
       if (!o.quiet && !skipped.empty()) std::cerr << (tty ? "\n" : "") << "epoch " << epoch << ": " << skipped << std::endl;
     }

@@ -3,7 +3,7 @@
 //   run.json                      the options of the run (written when it starts; kept on --resume)
 //   log.jsonl                     one JSON object per logged step: step, epoch, batch, loss_d, loss_g, mse, lpips,
 //                                 images_per_s, lr_g, lr_d, seconds (since the run started)
-//   checkpoints/latest.safetensors   everything to resume (training/train_checkpoint.h), replaced atomically
+//   checkpoints/latest.safetensors   everything to resume (train/train_checkpoint.h), replaced atomically
 //   checkpoints/ema_epoch_NNN.safetensors  the EMA weights at the end of each epoch (a colorizer file)
 //   ema.safetensors               the EMA weights as a colorizer file (`bigcolor colorize --ckpt ema.safetensors`)
 //   samples/step_NNNNNNN_{train,val}.png  gray input | output | EMA output | ground truth, one row per image

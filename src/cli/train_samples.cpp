@@ -4,11 +4,11 @@
 #include "kernels/ops.h"
 #include "layers/functional.h"
 #include "tensor/error.h"
-#include "training/data_loader.h"
+#include "train/data_loader.h"
 
 namespace bigcolor::cli {
 
-SampleSet load_sample_set(const training::Dataset& dataset, int count, int image_size, std::uint64_t seed,
+SampleSet load_sample_set(const train::Dataset& dataset, int count, int image_size, std::uint64_t seed,
                           const ColorizerConfig& config) {
   std::vector<Tensor> images;
   std::vector<std::int32_t> classes;
@@ -20,9 +20,9 @@ SampleSet load_sample_set(const training::Dataset& dataset, int count, int image
     for (std::int64_t j = offset; j < size; j += stride) order.push_back(j);
   for (const std::int64_t index : order) {
     if (static_cast<int>(images.size()) == count) break;
-    const training::DatasetSample& sample = dataset.samples[static_cast<std::size_t>(index)];
+    const train::DatasetSample& sample = dataset.samples[static_cast<std::size_t>(index)];
     try {
-      images.push_back(training::load_training_sample(sample.path, image_size));
+      images.push_back(train::load_training_sample(sample.path, image_size));
       classes.push_back(sample.class_index);
     } catch (const Error&) {  // unreadable: the loader reports those; a sheet just takes the next image
     }
@@ -52,11 +52,11 @@ std::vector<float> to_unit_range(const Tensor& out) {
 
 }  // namespace
 
-void write_sample_sheet(const std::string& path, Trainer& trainer, const SampleSet& samples) {
+void write_sample_sheet(const std::string& path, train::Trainer& trainer, const SampleSet& samples) {
   Colorizer& eg = trainer.eg();
   const Device device = eg.device();
   const std::int64_t n = samples.x.dim(0), s = samples.x.dim(2);
-  const Tensor gray = training::grayscale(samples.x);
+  const Tensor gray = train::grayscale(samples.x);
   const Tensor gray_dev = gray.to(device), classes = samples.classes.to(device), z = samples.z.to(device);
 
   eg.set_training(false);  // stored statistics, no dropout, u0 untouched

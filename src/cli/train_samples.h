@@ -5,8 +5,8 @@
 
 #include <string>
 
-#include "training/dataset.h"
-#include "training/trainer.h"
+#include "train/dataset.h"
+#include "train/trainer.h"
 
 namespace bigcolor::cli {
 
@@ -17,10 +17,10 @@ struct SampleSet {
 };
 
 // The first `count` images of `dataset` that load (fewer if the set is smaller; an Error if none loads).
-SampleSet load_sample_set(const training::Dataset& dataset, int count, int image_size, std::uint64_t seed,
+SampleSet load_sample_set(const train::Dataset& dataset, int count, int image_size, std::uint64_t seed,
                           const ColorizerConfig& config);
 
 // Writes the sheet (PNG, atomically). The models are left in training mode with their weights unchanged.
-void write_sample_sheet(const std::string& path, Trainer& trainer, const SampleSet& samples);
+void write_sample_sheet(const std::string& path, train::Trainer& trainer, const SampleSet& samples);
 
 }  // namespace bigcolor::cli

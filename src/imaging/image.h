@@ -1,7 +1,7 @@
 // Images on disk <-> float pixels, as the official colorize_real.py sees them.
 //
 // Reading (load_image): PNG (libpng), JPEG (libjpeg-turbo) and BMP (stb_image, Debian's libstb-dev, compiled into
-// image.cpp). Samples become floats in [0,1] exactly as torchvision's ToTensor makes them: an 8-bit sample v is
+// codec_bmp.cpp). Samples become floats in [0,1] exactly as torchvision's ToTensor makes them: an 8-bit sample v is
 // v / 255.0f (float32 division). Beyond what the official code accepts (PIL `Image.open` + ToTensor, which only
 // works for 8-bit gray and RGB), every layout is given the meaning PIL's `convert` would give it:
 //   - gray, 1/2/4/8-bit               -> 1 channel (1-bit: 0 or 1, as ToTensor of PIL mode "1")
@@ -34,6 +34,7 @@
 #include <string>
 #include <vector>
 
+#include "bigcolor/image.h"
 #include "tensor/tensor.h"
 
 namespace bigcolor {
@@ -42,25 +43,9 @@ namespace bigcolor {
 // (100 megapixels: 1.2 GB of float RGB).
 inline constexpr int kMaxImageSide = 16384;
 inline constexpr std::int64_t kMaxImagePixels = 100'000'000;
-// PIL's JPEG quality when `Image.save` is given none, which is what the official code saves with.
-inline constexpr int kOfficialJpegQuality = 75;
 
-struct Image {
-  int width = 0;
-  int height = 0;
-  int channels = 0;           // 1 (gray) or 3 (RGB)
-  std::vector<float> pixels;  // height x width x channels, row-major, values in [0,1]
+// Image, load_image and save_image are declared in bigcolor/image.h (public).
 
-  float at(int y, int x, int c) const {
-    return pixels[(static_cast<std::size_t>(y) * width + x) * channels + c];
-  }
-};
-
-Image load_image(const std::string& path);
-
-// jpeg_quality (1..100) is used for .jpg/.jpeg only. The image must have 1 or 3 channels and
-// width * height * channels pixels; values outside [0,1] are clamped first (NaN -> 0).
-void save_image(const std::string& path, const Image& image, int jpeg_quality = kOfficialJpegQuality);
 // The bytes save_image writes (the format from `path`'s extension), without writing them.
 std::vector<std::uint8_t> encode_image(const std::string& path, const Image& image,
                                        int jpeg_quality = kOfficialJpegQuality);

@@ -14,32 +14,6 @@ const Tensor& value_or_empty(const Parameter* p) {
 }
 }  // namespace
 
-// ---- spectral norm ------------------------------------------------------------------------------------------------
-
-SpectralNorm::Result SpectralNorm::forward(bool training) {
-  const Tensor& w = weight_.value;
-  BIGCOLOR_CHECK(w.numel() > 0, "spectral norm of an empty weight ", w.describe());
-  const std::int64_t rows = w.dim(0), cols = w.numel() / rows;
-  const Device d = w.device();
-  Tensor weight_sn = Tensor::empty(w.shape(), DType::F32, d);
-  Tensor sigma = Tensor::empty({1}, DType::F32, d), u_new = Tensor::empty({rows}, DType::F32, d);
-  Tensor v = Tensor::empty({cols}, DType::F32, d);
-  ops::spectral_norm_forward(weight_sn.reshape({rows, cols}), sigma, u_new, v, w.reshape({rows, cols}),
-                             u0_.reshape({rows}), eps_);
-  if (training) {  // the power iteration's state advances only in training, as the official W_()
-    u0_.copy_from(u_new.reshape(u0_.shape()));
-    sv0_.copy_from(sigma.reshape(sv0_.shape()));
-  }
-  return {weight_sn, {sigma, u_new, v}};
-}
-
-void SpectralNorm::backward(const Tensor& d_weight, const Tensor& d_weight_sn, const Saved& saved) {
-  const std::int64_t rows = weight_.value.dim(0), cols = weight_.value.numel() / rows;
-  if (d_weight.defined())  // frozen: nothing to accumulate
-    ops::spectral_norm_backward(d_weight.reshape({rows, cols}), d_weight_sn.reshape({rows, cols}),
-                              weight_.value.reshape({rows, cols}), saved.u_new, saved.v, saved.sigma);
-}
-
 // ---- linear -------------------------------------------------------------------------------------------------------
 
 Linear::Linear(std::int64_t in_features, std::int64_t out_features, bool has_bias)

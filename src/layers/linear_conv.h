@@ -5,33 +5,9 @@
 #pragma once
 
 #include "layers/module.h"
+#include "layers/spectral_norm.h"
 
 namespace bigcolor {
-
-// One power-iteration step per forward and the W/σ backward, for the layer that owns `weight`, `u0` and `sv0`.
-// It keeps nothing itself: what its backward needs is part of the owning layer's saved state.
-class SpectralNorm {
- public:
-  struct Saved {
-    Tensor sigma, u_new, v;  // (1), (out), (rest)
-  };
-  struct Result {
-    Tensor weight_sn;  // W/σ, the weight's shape
-    Saved saved;       // for backward()
-  };
-  SpectralNorm(Parameter& weight, Tensor& u0, Tensor& sv0, float eps) : weight_(weight), u0_(u0), sv0_(sv0), eps_(eps) {}
-  // W/σ with W = weight viewed as (out, rest).
-  Result forward(bool training);
-  // d_weight += the gradient through W/σ, given d_weight_sn (weight's shape), the gradient of W/σ, and what the
-  // forward saved.
-  void backward(const Tensor& d_weight, const Tensor& d_weight_sn, const Saved& saved);
-
- private:
-  Parameter& weight_;
-  Tensor& u0_;   // (1, out)
-  Tensor& sv0_;  // (1)
-  float eps_;
-};
 
 // y (B, O) = x (B, I) · Wᵀ + b.
 class Linear : public Module {

@@ -1,6 +1,6 @@
 // The narrow interface between the CPU-side Tensor code and the CUDA runtime. Implemented in
-// kernels/cuda/cuda_memory.cu when the CUDA backend is built, and by kernels/cpu/no_cuda.cpp (which throws a clear
-// Error) when it is not, so the tensor library never includes a CUDA header.
+// tensor/cuda_memory.cu when the CUDA backend is built, and by tensor/no_cuda.cpp (which throws a clear
+// Error) when it is not, so the tensor library's .cpp files never include a CUDA header.
 #pragma once
 
 #include <cstddef>

@@ -6,15 +6,11 @@
 #pragma once
 
 #include <sstream>
-#include <stdexcept>
 #include <string>
 
-namespace bigcolor {
+#include "bigcolor/error.h"  // class Error (public)
 
-class Error : public std::runtime_error {
- public:
-  explicit Error(const std::string& message) : std::runtime_error(message) {}
-};
+namespace bigcolor {
 
 namespace detail {
 template <typename... Parts>

@@ -5,7 +5,8 @@
 // not succeed. check_launch() goes after every kernel launch: it reports a bad launch configuration (and any
 // earlier asynchronous error the runtime has recorded) with the caller's file and line.
 //
-// Only .cu files of kernels/cuda include this header (it pulls in the CUDA, cuBLAS and cuDNN headers).
+// Only .cu files include this header (those of kernels/cuda, and tensor/cuda_memory.cu): it pulls in the CUDA,
+// cuBLAS and cuDNN headers.
 #pragma once
 
 #include <cublas_v2.h>

@@ -1,4 +1,4 @@
-#include "training/data_loader.h"
+#include "train/data_loader.h"
 
 #include <omp.h>
 
@@ -12,7 +12,7 @@
 #include "tensor/error.h"
 #include "tensor/rng.h"
 
-namespace bigcolor::training {
+namespace bigcolor::train {
 
 namespace {
 
@@ -316,4 +316,4 @@ Tensor color_enhance(const Tensor& x, double k) {
   return out;
 }
 
-}  // namespace bigcolor::training
+}  // namespace bigcolor::train

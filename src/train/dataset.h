@@ -29,7 +29,7 @@
 
 #include "tensor/tensor.h"
 
-namespace bigcolor::training {
+namespace bigcolor::train {
 
 inline constexpr int kTrainingImageSize = 256;         // Resize(256) + CenterCrop(256)
 inline constexpr double kOfficialMinColorfulness = 15;  // the recipe leaves out images under this (spec section 7)
@@ -95,4 +95,4 @@ Tensor load_training_sample(const std::string& path, int size = kTrainingImageSi
 // standard deviation (numpy's default), all in double. A gray image gives 0.
 double colorfulness(const Tensor& rgb);
 
-}  // namespace bigcolor::training
+}  // namespace bigcolor::train

@@ -1,4 +1,4 @@
-#include "training/train_checkpoint.h"
+#include "train/train_checkpoint.h"
 
 #include <bit>
 #include <map>
@@ -9,7 +9,7 @@
 #include "tensor/error.h"
 #include "tensor/safetensors.h"
 
-namespace bigcolor {
+namespace bigcolor::train {
 
 namespace {
 
@@ -165,4 +165,4 @@ void export_ema_colorizer(const std::string& path, Trainer& trainer) {
   trainer.ema().swap_into_parameters();
 }
 
-}  // namespace bigcolor
+}  // namespace bigcolor::train

@@ -19,10 +19,10 @@
 #include "models/colorizer.h"
 #include "models/discriminator.h"
 #include "tensor/rng.h"
-#include "training/optimizer.h"
-#include "training/perceptual.h"
+#include "train/optimizer.h"
+#include "train/perceptual.h"
 
-namespace bigcolor {
+namespace bigcolor::train {
 
 struct TrainOptions {
   AdamOptions adam_g{1e-4, 0.0, 0.999, 1e-8};  // EG: lr 1e-4
@@ -88,4 +88,4 @@ class Trainer {
   Ema ema_;
 };
 
-}  // namespace bigcolor
+}  // namespace bigcolor::train

@@ -1,4 +1,4 @@
-#include "training/dataset.h"
+#include "train/dataset.h"
 
 #include <algorithm>
 #include <cctype>
@@ -14,7 +14,7 @@
 #include "io/imagenet_classes.h"
 #include "tensor/error.h"
 
-namespace bigcolor::training {
+namespace bigcolor::train {
 
 namespace fs = std::filesystem;
 
@@ -323,4 +323,4 @@ double colorfulness(const Tensor& rgb) {
   return std::sqrt(var_rg + var_yb) + 0.3 * std::sqrt(mean_rg * mean_rg + mean_yb * mean_yb);
 }
 
-}  // namespace bigcolor::training
+}  // namespace bigcolor::train

@@ -1,6 +1,6 @@
 // BigColor's perceptual loss, as the official VGG16Perceptual(path, [1, 2, 13, 20]) computes it:
 //   both images -> Resize(256) -> CenterCrop(224) -> ImageNet Normalize -> VGG16 features (relu1_1, relu1_2,
-//   relu3_2, relu4_2: see vgg16.h) ; loss = Σ_features mean((f_real − f_fake)²) / B / 4.
+//   relu3_2, relu4_2: see models/vgg16.h) ; loss = Σ_features mean((f_real − f_fake)²) / B / 4.
 // Resize is torchvision 0.11's on a tensor (the official environment): unchanged when the short side is already
 // 256, else bilinear, align_corners=False, no antialiasing, the long side int(256·long/short). Resize and crop are
 // one linear map per image plane, out = Ry · X · Rxᵀ with Ry (224, H) and Rx (224, W) built by resize_bilinear
@@ -9,9 +9,9 @@
 // Only the fake image gets a gradient; the real branch keeps nothing for a backward.
 #pragma once
 
-#include "training/vgg16.h"
+#include "models/vgg16.h"
 
-namespace bigcolor {
+namespace bigcolor::train {
 
 class PerceptualLoss {
  public:
@@ -39,4 +39,4 @@ class PerceptualLoss {
   Preprocess pre_;
 };
 
-}  // namespace bigcolor
+}  // namespace bigcolor::train

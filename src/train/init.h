@@ -9,7 +9,7 @@
 #include "layers/module.h"
 #include "tensor/rng.h"
 
-namespace bigcolor {
+namespace bigcolor::train {
 
 // Every "<layer>.weight" with at least 2 dimensions gets an orthogonal matrix (viewed as (shape[0], rest): rows
 // orthonormal when rows <= rest, else columns), its sibling "<layer>.bias" uniform(±1/sqrt(rest)); "u0" ~ N(0, 1);
@@ -20,4 +20,4 @@ void init_orthogonal(Module& m, Rng& rng);
 // the signs fixed as torch's orthogonal_ fixes them (so the result is Haar-distributed).
 std::vector<float> orthogonal_matrix(std::int64_t rows, std::int64_t cols, Rng& rng);
 
-}  // namespace bigcolor
+}  // namespace bigcolor::train

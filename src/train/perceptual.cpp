@@ -1,4 +1,4 @@
-#include "training/perceptual.h"
+#include "train/perceptual.h"
 
 #include <cmath>
 
@@ -6,9 +6,9 @@
 #include "kernels/ops.h"
 #include "layers/functional.h"
 #include "tensor/error.h"
-#include "training/dataset.h"
+#include "train/dataset.h"
 
-namespace bigcolor {
+namespace bigcolor::train {
 
 namespace {
 
@@ -25,7 +25,7 @@ std::vector<float> resize_crop_matrix(std::int64_t in, std::int64_t resized, std
   Tensor impulses = Tensor::zeros({1, in, 1, in});
   for (std::int64_t j = 0; j < in; ++j) impulses.data<float>()[j * in + j] = 1.0f;
   const Tensor response = resize_bilinear(impulses, 1, static_cast<int>(resized));  // (1, in, 1, resized)
-  const std::int64_t offset = training::center_crop_offset(static_cast<int>(resized), static_cast<int>(crop));
+  const std::int64_t offset = train::center_crop_offset(static_cast<int>(resized), static_cast<int>(crop));
   std::vector<float> m(static_cast<std::size_t>(crop * in));
   for (std::int64_t r = 0; r < crop; ++r)
     for (std::int64_t j = 0; j < in; ++j)
@@ -121,4 +121,4 @@ float PerceptualLoss::compute(const Tensor& real, const Tensor& fake, float coef
   return total / static_cast<float>(batch) / static_cast<float>(targets) * coef;
 }
 
-}  // namespace bigcolor
+}  // namespace bigcolor::train

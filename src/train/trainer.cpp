@@ -1,4 +1,4 @@
-#include "training/trainer.h"
+#include "train/trainer.h"
 
 #include <cmath>
 #include <set>
@@ -7,9 +7,9 @@
 #include "kernels/ops.h"
 #include "layers/functional.h"
 #include "tensor/error.h"
-#include "training/data_loader.h"
+#include "train/data_loader.h"
 
-namespace bigcolor {
+namespace bigcolor::train {
 
 namespace {
 
@@ -109,8 +109,8 @@ StepLosses Trainer::step(const StepBatch& batch) {
 
   // Inputs on the device: x, its grayscale version (EG's input) and the enhanced real images for D, in [-1, 1].
   const Tensor x = x_host.to(dev);
-  const Tensor gray = training::grayscale(x_host).to(dev);
-  const Tensor enhanced = options_.use_enhance ? training::color_enhance(x_host, options_.coef_enhance) : x_host;
+  const Tensor gray = train::grayscale(x_host).to(dev);
+  const Tensor enhanced = options_.use_enhance ? train::color_enhance(x_host, options_.coef_enhance) : x_host;
   const Tensor real = fn::add(fn::scale(enhanced.to(dev), 2.0f), Tensor::full(x.shape(), -1.0f, dev));
   const Tensor classes = batch.classes.to(dev);
   Tensor z;
@@ -171,4 +171,4 @@ StepLosses Trainer::step(const StepBatch& batch) {
   return losses;
 }
 
-}  // namespace bigcolor
+}  // namespace bigcolor::train

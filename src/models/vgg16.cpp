@@ -1,4 +1,4 @@
-#include "training/vgg16.h"
+#include "models/vgg16.h"
 
 #include <map>
 

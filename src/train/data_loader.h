@@ -28,9 +28,9 @@
 #include <vector>
 
 #include "tensor/tensor.h"
-#include "training/dataset.h"
+#include "train/dataset.h"
 
-namespace bigcolor::training {
+namespace bigcolor::train {
 
 struct LoaderOptions {
   int batch_size = 60;                   // the official total batch (spec section 7)
@@ -137,4 +137,4 @@ Tensor grayscale(const Tensor& x);
 // stays). k is a double so that 1 - k rounds as in Python (1.2 as a float would give a different a).
 Tensor color_enhance(const Tensor& x, double k);
 
-}  // namespace bigcolor::training
+}  // namespace bigcolor::train

@@ -1,5 +1,5 @@
-// The CUDA runtime side of tensor/cuda_memory.h: device discovery, the caching allocator, copies, and the
-// process-wide cuBLAS / cuDNN handles declared in cuda_check.h.
+// The CUDA runtime side of tensor/cuda_memory.h: device discovery, the caching allocator and copies. (The cuBLAS /
+// cuDNN handles declared in kernels/cuda/cuda_check.h belong to the kernels: kernels/cuda/library_handles.cu.)
 //
 // Caching allocator. A request is rounded up to its size class: a multiple of 512 B below 1 MiB, a multiple of
 // 2 MiB from 1 MiB on. Freed blocks go to the free list of their class (LIFO) and are handed out again for the
@@ -186,28 +186,5 @@ void memset_zero(void* dst, std::size_t bytes) {
 }
 
 void synchronize() { CUDA_CHECK(cudaDeviceSynchronize()); }
-
-// ---- library handles ----------------------------------------------------------------------------------------------
-
-cublasHandle_t cublas_handle() {
-  static const cublasHandle_t handle = [] {
-    cublasHandle_t h = nullptr;
-    CUBLAS_CHECK(cublasCreate(&h));
-    // Full fp32 arithmetic: never TF32 (CUBLAS_TF32_TENSOR_OP_MATH is the only mode that would allow it).
-    CUBLAS_CHECK(cublasSetMathMode(h, CUBLAS_DEFAULT_MATH));
-    CUBLAS_CHECK(cublasSetPointerMode(h, CUBLAS_POINTER_MODE_HOST));
-    return h;
-  }();
-  return handle;
-}
-
-cudnnHandle_t cudnn_handle() {
-  static const cudnnHandle_t handle = [] {
-    cudnnHandle_t h = nullptr;
-    CUDNN_CHECK(cudnnCreate(&h));
-    return h;
-  }();
-  return handle;
-}
 
 }  // namespace bigcolor::cuda

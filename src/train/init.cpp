@@ -1,4 +1,4 @@
-#include "training/init.h"
+#include "train/init.h"
 
 #include <cblas.h>
 
@@ -7,7 +7,7 @@
 
 #include "tensor/error.h"
 
-namespace bigcolor {
+namespace bigcolor::train {
 
 std::vector<float> orthogonal_matrix(std::int64_t rows, std::int64_t cols, Rng& rng) {
   // Work on the tall orientation (m >= n): orthonormalize n columns of length m, stored column-major as q[j*m + i].
@@ -73,4 +73,4 @@ void init_orthogonal(Module& m, Rng& rng) {
   }
 }
 
-}  // namespace bigcolor
+}  // namespace bigcolor::train

@@ -1,4 +1,4 @@
-#include "training/optimizer.h"
+#include "train/optimizer.h"
 
 #include <algorithm>
 #include <cmath>
@@ -7,7 +7,7 @@
 #include "kernels/ops.h"
 #include "tensor/error.h"
 
-namespace bigcolor {
+namespace bigcolor::train {
 
 namespace {
 
@@ -120,4 +120,4 @@ void Ema::to(Device device) {
     if (shadow.device() != device) shadow = shadow.to(device);
 }
 
-}  // namespace bigcolor
+}  // namespace bigcolor::train

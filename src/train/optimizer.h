@@ -9,7 +9,7 @@
 
 #include "layers/module.h"
 
-namespace bigcolor {
+namespace bigcolor::train {
 
 struct AdamOptions {
   double lr = 1e-4;
@@ -70,4 +70,4 @@ class Ema {
   std::int64_t num_updates_ = 0;
 };
 
-}  // namespace bigcolor
+}  // namespace bigcolor::train

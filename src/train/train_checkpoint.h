@@ -12,9 +12,9 @@
 #include <cstdint>
 #include <string>
 
-#include "training/trainer.h"
+#include "train/trainer.h"
 
-namespace bigcolor {
+namespace bigcolor::train {
 
 struct TrainProgress {
   std::int64_t step = 0;            // optimizer steps done
@@ -40,4 +40,4 @@ ColorizerConfig training_checkpoint_config(const std::string& path);
 // Writes the EMA weights as one of our colorizer files (what `bigcolor colorize --ckpt` reads).
 void export_ema_colorizer(const std::string& path, Trainer& trainer);
 
-}  // namespace bigcolor
+}  // namespace bigcolor::train

@@ -1,0 +1,150 @@
+// `bigcolor colorize`'s command line (CLI11): every option into a ColorizeOptions (colorize.h).
+#include <CLI/CLI.hpp>
+
+#include "cli/cli_checks.h"
+#include "cli/colorize.h"
+
+namespace bigcolor::cli {
+
+namespace {
+
+constexpr const char* kColorizeFooter = R"(Output names (in OUT_DIR; with --recursive, in the same subfolders as below the input folder):
+  <stem>_c<class:03d>.jpg                   one class, one z (colorize_real.py's naming)
+  <stem>_c<class:03d>_z<k:02d>.jpg          --num-z K > 1 (or a --z-file with K > 1 rows): k = 00..K-1
+  <stem>_c<A:03d>_c<B:03d>_w<W>.jpg         --mix A B with weight W (printed as %g, e.g. w0.25)
+  <stem>_sheet.png                          --sheet: the gray input and every result, side by side
+  <stem> is the file name without its last extension; --suffix is added before the extension, --png makes
+  .png instead of .jpg. Existing files are an error for that input unless --overwrite.
+
+z: z_k is the k-th block of 119 values drawn from the Philox generator seeded by --seed, times --z-std; every input
+and every class of a run use the same z_0..z_{K-1}. The official scripts draw z from PyTorch's generator, so the
+same seed gives other z's (pass them with --z-file to reproduce an official result exactly).
+
+Class embedding: shared(c) for --class c; (1 - W) shared(A) + W shared(B) for --mix A B; then
+c_scale * embedding + c_bias for all (colorize_multi_c.py's --c_scale/--c_bias).
+
+Not implemented yet: choosing the classes with an ImageNet classifier (colorize_real.py's --topk); name them
+with --class.
+
+Progress: one line per input on stderr ("[3/10] photo.jpg 683x1024 -> 256x384, 2 results, 1.4 s", sizes are
+width x height: input -> model), then a summary with the peak memory. A failing input is one line naming it;
+the others continue and the exit status is 1.)";
+
+}  // namespace
+
+CLI::App* add_colorize_command(CLI::App& app, ColorizeOptions& o) {
+  // ---- colorize --------------------------------------------------------------------------------------------
+  CLI::App* colorize = app.add_subcommand("colorize", "Colorize grayscale (or colour) images");
+  colorize->footer(kColorizeFooter);
+  colorize->add_option("inputs", o.inputs,
+                       "Image files (.png, .jpg, .jpeg, .bmp) and folders (the images directly inside, sorted by "
+                       "name; hidden files skipped)")
+      ->required()
+      ->type_name("INPUT...")
+      ->default_str("");
+  colorize->add_option("-o,--output", o.output_dir, "Output folder (created when missing)")
+      ->required()
+      ->type_name("OUT_DIR");
+  auto* ckpt = colorize->add_option("--ckpt", o.ckpt,
+                                    "Weights: an official checkpoint folder (EG_NNN.ckpt, EG_EMA_NNN.ckpt, args.pkl; "
+                                    "config.pickle beside it or in ../pretrained/) or a .safetensors file made by "
+                                    "'bigcolor convert'");
+  ckpt->required()->type_name("PATH");
+  colorize->add_option("--epoch", o.epoch, "Official folders: the epoch NNN of EG_NNN.ckpt (default: the highest "
+                                            "present)")
+      ->check(CLI::NonNegativeNumber)
+      ->default_str("highest");
+  colorize->add_flag("--no-ema", o.no_ema,
+                     "Official folders: use the raw weights of EG_NNN.ckpt instead of the EMA weights of "
+                     "EG_EMA_NNN.ckpt (the default, as the official scripts' --use_ema)");
+  colorize->add_option("--config", o.config_path,
+                       "Official folders: the BigGAN config.pickle, when it is not beside the folder or in "
+                       "../pretrained/ or ../../pretrained/")
+      ->check(CLI::ExistingFile.description(""))
+      ->type_name("FILE");
+  colorize->add_option("-c,--class", o.request.classes,
+                       "Classes to colorize with, one result set each: ImageNet indices (0-999), WordNet ids "
+                       "(n02099601) or names ('golden retriever'); give them after the inputs, or repeat --class. "
+                       "Required unless --mix is given (the classifier-driven --topk of colorize_real.py is not "
+                       "implemented yet)")
+      ->type_name("CLASS...")
+      ->default_str("");
+  colorize->add_option("--mix", o.request.mix, "Mix the class embeddings of two classes A and B (see --mix-weight)")
+      ->expected(2)
+      ->type_name("A B")
+      ->default_str("");
+  colorize->add_option("--mix-weight", o.request.mix_weights,
+                       "Weights W of class B in --mix: embedding (1 - W) shared(A) + W shared(B); several values give "
+                       "one result each (an interpolation)")
+      ->check(number_check())->check(CLI::Range(0.0, 1.0))
+      ->type_name("W...");
+  colorize->add_option("--c-scale", o.request.c_scale, "Scale S of every class embedding: S * embedding + B");
+  colorize->add_option("--c-bias", o.request.c_bias, "Bias B added to every class embedding: S * embedding + B");
+  auto* seed = colorize->add_option("--seed", o.request.seed, "Seed of the z generator (see below)")
+                   ->check(number_check())
+                   ->check(CLI::NonNegativeNumber);
+  auto* z_std = colorize->add_option("--z-std", o.request.z_std, "Standard deviation of z ~ N(0, z_std^2)")
+                    ->check(CLI::NonNegativeNumber);
+  auto* num_z = colorize->add_option("--num-z", o.request.num_z, "Number of z draws: K results per class (multi-z)")
+                    ->check(number_check())->check(CLI::Range(1, 1000));
+  colorize->add_option("--z-file", o.z_file,
+                       "A safetensors file with a tensor named \"z\" of shape (119) or (K, 119), F32: these z's are "
+                       "used exactly, K results per class (replaces --seed, --z-std and --num-z)")
+      ->check(CLI::ExistingFile.description(""))
+      ->type_name("FILE")
+      ->excludes(seed)
+      ->excludes(z_std)
+      ->excludes(num_z);
+  colorize->add_option_function<std::string>("--resize", [&o](const std::string& v) { o.request.resize = v; },
+                       "Model input size (colorize_real.py's --type_resize): powerof = short side --size, long side "
+                       "rounded up to a multiple of 2^--num-power; square = --size x --size; original = unchanged; "
+                       "absolute = short side --size, long side scaled (truncated)")
+      ->check(CLI::IsMember({"powerof", "square", "original", "absolute"}))
+      ->default_str("powerof");
+  colorize->add_option("--size", o.request.size, "Target size of --resize (the short side, or both for square)")
+      ->check(number_check())->check(CLI::Range(16, 8192));
+  colorize->add_option("--num-power", o.request.num_power,
+                       "--resize powerof: the long side is a multiple of 2^N (the model needs multiples of 16: N >= 4)")
+      ->check(number_check())->check(CLI::Range(0, 10));
+  colorize->add_flag("--no-upsample", o.request.no_upsample,
+                     "Keep the model's size instead of resizing the result back to the input's size");
+  colorize->add_flag("--rgb", o.request.rgb,
+                     "Save the network's RGB output as it is, instead of fusing its colour (Lab a, b) with the "
+                     "input's lightness");
+  colorize->add_flag("--png", o.png, "Write PNG files instead of JPEG");
+  const auto set_quality = [&o](int q) {
+    o.jpeg_quality = q;
+    o.jpeg_quality_given = true;
+  };
+  colorize->add_option_function<int>("--jpeg-quality", set_quality,
+                                     "JPEG quality (the default is PIL's, which the official scripts save with)")
+      ->check(number_check())
+      ->check(CLI::Range(1, 100))
+      ->default_str(std::to_string(kOfficialJpegQuality));
+  colorize->add_flag("--sheet", o.sheet,
+                     "Also write <stem>_sheet.png: the gray input and all results of that input side by side");
+  colorize->add_option("--suffix", o.suffix, "Text added to every output name before the extension")
+      ->type_name("TEXT");
+  colorize->add_flag("--overwrite", o.overwrite, "Replace existing output files (else they are an error)");
+  colorize->add_flag("--skip-existing", o.skip_existing,
+                     "Keep existing output files: an input whose results all exist is skipped, and only the missing "
+                     "results of the others are written (to resume an interrupted run)");
+  colorize->add_flag("-r,--recursive", o.recursive,
+                     "Also colorize the images in the subfolders of input folders (the output folder itself is "
+                     "skipped)");
+  colorize->add_option("--device", o.device,
+                       "Where the network runs: cpu, cuda, or auto (cuda when a GPU is visible and this build has "
+                       "the CUDA backend)")
+      ->check(CLI::IsMember({"cpu", "cuda", "auto"}));
+  colorize->add_option("--threads", o.threads, "CPU threads (OpenMP and BLAS; 0: all cores)")
+      ->check(number_check())->check(CLI::Range(0, 1024));
+  colorize->add_option("--batch", o.request.batch,
+                       "Results per forward pass: all results of one input (classes x z) run in batches of at most N")
+      ->check(number_check())->check(CLI::Range(1, 4096));
+  colorize->add_flag("-q,--quiet", o.quiet, "No progress lines and no summary (errors are still printed)");
+  colorize->add_flag("-v,--verbose", o.verbose,
+                     "Also print the model, the device, each forward pass and each file written");
+  return colorize;
+}
+
+}  // namespace bigcolor::cli
