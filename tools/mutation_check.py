@@ -59,14 +59,14 @@ MUTATIONS = [
     (CPU + "upconv.cpp", "1.0f, wt.data(), g.in_c, pooled.data()", "0.5f, wt.data(), g.in_c, pooled.data()", "upconv d_in halved"),
     # Layers and networks.
     (LAYERS + "norms.cpp", "ops::add_forward(g.d_y, d_y_gain, d_y_bias);", "g.d_y.copy_from(d_y_gain);", "conditional norm d_y without the bias path"),
-    (LAYERS + "norms.cpp", "ops::relu_backward(d_norm, d_out, out_);", "d_norm.copy_from(d_out);", "BatchNorm backward ignores its ReLU"),
-    (LAYERS + "attention.cpp", "ops::sum_forward(d_gamma, fn::mul(d_out, o_out_));", "ops::sum_forward(d_gamma, d_out);", "attention d_gamma wrong"),
+    (LAYERS + "norms.cpp", "ops::relu_backward(d_norm, d_out, s.out);", "d_norm.copy_from(d_out);", "BatchNorm backward ignores its ReLU"),
+    (LAYERS + "attention.cpp", "ops::sum_forward(d_gamma, fn::mul(d_out, s.o_out));", "ops::sum_forward(d_gamma, d_out);", "attention d_gamma wrong"),
     (LAYERS + "attention.cpp", "fn::add_into(d_x, phi.backward(", "(void)(phi.backward(", "attention d_x misses the phi branch"),
     (LAYERS + "blocks.cpp", "  g.d_y = fn::add(g1.d_y, g2.d_y);", "  g.d_y = g1.d_y;", "GBlock d_y misses bn2"),
     (LAYERS + "blocks.cpp", "    fn::add_into(d_x, d_sc);", "", "DBlock d_x misses the shortcut"),
     (LAYERS + "blocks.cpp", "  g.d_c = fn::add(g1.d_y, g2.d_y);", "  g.d_c = g2.d_y;", "ResConvBlock d_c misses normalize_1"),
     (MODELS + "colorizer.cpp", "out.d_c_embed = fn::add(g.d_y, e.d_c);", "out.d_c_embed = g.d_y;", "colorizer d_c misses the encoder"),
-    (MODELS + "discriminator.cpp", "fn::add_into(d_pooled, fn::mul(d_broadcast, embedded_));", "", "discriminator d_h misses the projection"),
+    (MODELS + "discriminator.cpp", "fn::add_into(d_pooled, fn::mul(d_broadcast, s.embedded));", "", "discriminator d_h misses the projection"),
     (MODELS + "generator.cpp", "ops::copy_columns(g.d_z, (i + 1) * chunk, block.d_y", "ops::copy_columns(g.d_z, i * chunk, block.d_y", "generator d_z chunks misrouted"),
     # the training step (caught by the parity test with the official step, tests/test_training_parity.cpp)
     (TRAIN + "optimizer.cpp", "std::sqrt(bias_correction2)", "bias_correction2", "Adam without the square root of its bias correction"),

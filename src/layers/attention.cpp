@@ -37,40 +37,29 @@ Tensor Attention::forward(const Tensor& x) {
   const Tensor o_out = o.forward(attn.reshape({b, channels_ / 2, x.dim(2), x.dim(3)}));
   const float gamma_now = fn::item(gamma.value);
   const Tensor out = fn::add(fn::scale(o_out, gamma_now), x);
-  if (grad_enabled()) {
-    gamma_value_ = gamma_now;
-    phi_full_ = phi_full;
-    g_full_ = g_full;
-    theta_ = theta_out;
-    phi_ = phi_pooled;
-    g_ = g_pooled;
-    attn_ = attn;
-    lse_ = lse;
-    o_out_ = o_out;
-  }
+  saved_.save(*this, {gamma_now, phi_full, g_full, theta_out, phi_pooled, g_pooled, attn, lse, o_out});
   return out;
 }
 
 Tensor Attention::backward(const Tensor& d_out) {
-  BIGCOLOR_CHECK(o_out_.defined(), "Attention: backward without a saved forward");
+  const Saved s = saved_.take("Attention");
   const std::int64_t b = d_out.dim(0), h = d_out.dim(2), w = d_out.dim(3);
   // d gamma += Σ d_out ⊙ o(attn)   (gamma has shape (): viewed as (1) to add into; nothing when frozen)
-  if (gamma.grad.defined()) {
+  if (const Tensor& d_gamma_total = grad_of(gamma); d_gamma_total.defined()) {
     Tensor d_gamma = Tensor::empty({1}, DType::F32, d_out.device());
-    ops::sum_forward(d_gamma, fn::mul(d_out, o_out_));
-    fn::add_into(gamma.grad.reshape({1}), d_gamma);
+    ops::sum_forward(d_gamma, fn::mul(d_out, s.o_out));
+    fn::add_into(d_gamma_total.reshape({1}), d_gamma);
   }
 
-  const Tensor d_attn = o.backward(fn::scale(d_out, gamma_value_)).reshape(attn_.shape());
-  Tensor d_theta = fn::empty_like(theta_), d_phi = fn::empty_like(phi_), d_g = fn::empty_like(g_);
-  ops::attention_backward(d_theta, d_phi, d_g, d_attn, theta_, phi_, g_, attn_, lse_);
+  const Tensor d_attn = o.backward(fn::scale(d_out, s.gamma)).reshape(s.attn.shape());
+  Tensor d_theta = fn::empty_like(s.theta), d_phi = fn::empty_like(s.phi), d_g = fn::empty_like(s.g);
+  ops::attention_backward(d_theta, d_phi, d_g, d_attn, s.theta, s.phi, s.g, s.attn, s.lse);
 
   Tensor d_x = d_out.clone();  // the residual branch
   const Shape pooled_phi = {b, channels_ / 8, h / 2, w / 2}, pooled_g = {b, channels_ / 2, h / 2, w / 2};
-  fn::add_into(d_x, g.backward(fn::maxpool2x2_backward(d_g.reshape(pooled_g), g_full_)));
-  fn::add_into(d_x, phi.backward(fn::maxpool2x2_backward(d_phi.reshape(pooled_phi), phi_full_)));
+  fn::add_into(d_x, g.backward(fn::maxpool2x2_backward(d_g.reshape(pooled_g), s.g_full)));
+  fn::add_into(d_x, phi.backward(fn::maxpool2x2_backward(d_phi.reshape(pooled_phi), s.phi_full)));
   fn::add_into(d_x, theta.backward(d_theta.reshape({b, channels_ / 8, h, w})));
-  phi_full_ = g_full_ = theta_ = phi_ = g_ = attn_ = lse_ = o_out_ = Tensor{};
   return d_x;
 }
 

@@ -19,10 +19,13 @@ class Attention : public Module {
 
  private:
   std::int64_t channels_;
-  float gamma_value_ = 0.0f;  // the gamma the last forward used
-  Tensor phi_full_, g_full_;  // (B, C/8, H, W), (B, C/2, H, W): for the max-pool backward
-  Tensor theta_, phi_, g_;    // (B, C/8, N), (B, C/8, N/4), (B, C/2, N/4)
-  Tensor attn_, lse_, o_out_;  // (B, C/2, N), (B, N), (B, C, H, W)
+  struct Saved {
+    float gamma;              // the gamma the forward used
+    Tensor phi_full, g_full;  // (B, C/8, H, W), (B, C/2, H, W): for the max-pool backward
+    Tensor theta, phi, g;     // (B, C/8, N), (B, C/8, N/4), (B, C/2, N/4)
+    Tensor attn, lse, o_out;  // (B, C/2, N), (B, N), (B, C, H, W)
+  };
+  SavedForBackward<Saved> saved_;
 };
 
 }  // namespace bigcolor

@@ -79,24 +79,19 @@ Tensor DBlock::forward(const Tensor& x) {
     if (downsample_) shortcut = fn::avgpool2x2(shortcut);
     if (conv_sc) shortcut = conv_sc->forward(shortcut);
   }
-  if (grad_enabled()) {
-    x_ = x;
-    h0_ = h0;
-    h1_relu_ = h1;
-    h2_shape_ = h2_shape;
-  }
+  saved_.save(*this, {x, h0, h1, h2_shape});
   return fn::add(h, shortcut);
 }
 
 Tensor DBlock::backward(const Tensor& d_out, bool need_d_in) {
-  BIGCOLOR_CHECK(x_.defined(), "DBlock: backward without a saved forward");
+  const Saved s = saved_.take("DBlock");
   // Main path.
-  const Tensor d_h2 = downsample_ ? fn::avgpool2x2_backward(d_out, h2_shape_) : d_out;
-  const Tensor d_h1 = fn::relu_backward(conv2.backward(d_h2), h1_relu_);
+  const Tensor d_h2 = downsample_ ? fn::avgpool2x2_backward(d_out, s.h2_shape) : d_out;
+  const Tensor d_h1 = fn::relu_backward(conv2.backward(d_h2), s.h1_relu);
   const Tensor d_h0 = conv1.backward(d_h1, need_d_in);
   // Shortcut path, in reverse order of its forward.
   Tensor d_sc = d_out;
-  const Shape x_shape = x_.shape();
+  const Shape x_shape = s.x.shape();
   if (preactivation_) {
     if (downsample_) d_sc = fn::avgpool2x2_backward(d_sc, conv_sc ? Shape{x_shape[0], d_out.dim(1), x_shape[2], x_shape[3]} : x_shape);
     if (conv_sc) d_sc = conv_sc->backward(d_sc, need_d_in);
@@ -106,10 +101,9 @@ Tensor DBlock::backward(const Tensor& d_out, bool need_d_in) {
   }
   Tensor d_x;
   if (need_d_in) {
-    d_x = preactivation_ ? fn::relu_backward(d_h0, h0_) : d_h0;
+    d_x = preactivation_ ? fn::relu_backward(d_h0, s.h0) : d_h0;
     fn::add_into(d_x, d_sc);
   }
-  x_ = h0_ = h1_relu_ = Tensor{};
   return d_x;
 }
 
@@ -153,30 +147,24 @@ Tensor ResConvBlock::forward(const Tensor& x, const Tensor& c, const Tensor& dro
                    out.describe());
     out = fn::mul(out, mask);
   }
-  if (grad_enabled()) {
-    x_shape_ = x.shape();
-    h_shape_ = h_shape;
-    mask_ = mask;
-  }
+  saved_.save(*this, {x.shape(), h_shape, mask});
   return out;
 }
 
 ResConvBlock::Gradients ResConvBlock::backward(const Tensor& d_out) {
-  BIGCOLOR_CHECK(!x_shape_.empty(), "ResConvBlock: backward without a saved forward");
-  const Tensor d_sum = mask_.defined() ? fn::mul(d_out, mask_) : d_out;
+  const Saved s = saved_.take("ResConvBlock");
+  const Tensor d_sum = s.mask.defined() ? fn::mul(d_out, s.mask) : d_out;
   Gradients g;
   // Main path: conv(avgpool(x)).
   g.d_x = conv.backward(d_sum);
-  if (downsample_) g.d_x = fn::avgpool2x2_backward(g.d_x, x_shape_);
+  if (downsample_) g.d_x = fn::avgpool2x2_backward(g.d_x, s.x_shape);
   // Residual path, in reverse.
   const ConditionalNorm::Gradients g2 = normalize_2.backward(conv_2.backward(d_sum));
   Tensor d_h = conv_1.backward(g2.d_x);
-  if (downsample_) d_h = fn::avgpool2x2_backward(d_h, h_shape_);
+  if (downsample_) d_h = fn::avgpool2x2_backward(d_h, s.h_shape);
   const ConditionalNorm::Gradients g1 = normalize_1.backward(d_h);
   fn::add_into(g.d_x, g1.d_x);
   g.d_c = fn::add(g1.d_y, g2.d_y);
-  x_shape_.clear();
-  mask_ = Tensor{};
   return g;
 }
 

@@ -54,8 +54,11 @@ class DBlock : public Module {
 
  private:
   bool preactivation_, downsample_;
-  Tensor x_, h0_, h1_relu_;  // input, the (pre)activated input, relu(conv1(h0))
-  Shape h2_shape_;           // conv2's output shape, before pooling
+  struct Saved {
+    Tensor x, h0, h1_relu;  // input, the (pre)activated input, relu(conv1(h0))
+    Shape h2_shape;         // conv2's output shape, before pooling
+  };
+  SavedForBackward<Saved> saved_;
 };
 
 class ResConvBlock : public Module {
@@ -80,8 +83,11 @@ class ResConvBlock : public Module {
   bool downsample_;
   float dropout_;
   Rng* rng_ = nullptr;
-  Shape x_shape_, h_shape_;  // the input's shape; normalize_1's output shape (before pooling)
-  Tensor mask_;              // the dropout mask applied in the last forward (undefined: none)
+  struct Saved {
+    Shape x_shape, h_shape;  // the input's shape; normalize_1's output shape (before pooling)
+    Tensor mask;             // the dropout mask the forward applied (undefined: none)
+  };
+  SavedForBackward<Saved> saved_;
 };
 
 }  // namespace bigcolor

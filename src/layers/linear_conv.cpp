@@ -8,15 +8,9 @@ namespace bigcolor {
 namespace {
 Tensor empty_like(const Tensor& t) { return Tensor::empty(t.shape(), t.dtype(), t.device()); }
 Tensor zeros_like(const Tensor& t) { return Tensor::zeros(t.shape(), t.dtype(), t.device()); }
-Tensor& grad_or_empty(Parameter* p, Tensor& none) { return p ? p->grad : none; }
 const Tensor& value_or_empty(const Parameter* p) {
   static const Tensor none;
   return p ? p->value : none;
-}
-// The backward of a layer needs its forward's saved input.
-void check_saved(const Tensor& x, const char* layer) {
-  BIGCOLOR_CHECK(x.defined(), layer,
-                 ": backward without a saved forward (gradients disabled, or backward called twice)");
 }
 }  // namespace
 
@@ -30,15 +24,14 @@ Linear::Linear(std::int64_t in_features, std::int64_t out_features, bool has_bia
 Tensor Linear::forward(const Tensor& x) {
   Tensor out = Tensor::empty({x.dim(0), weight.value.dim(0)}, DType::F32, x.device());
   ops::linear_forward(out, x, weight.value, value_or_empty(bias));
-  x_ = grad_enabled() ? x : Tensor{};
+  saved_.save(*this, {x});
   return out;
 }
 
 Tensor Linear::backward(const Tensor& d_out, bool need_d_in) {
-  check_saved(x_, "Linear");
-  Tensor d_in = need_d_in ? empty_like(x_) : Tensor{}, none;
-  ops::linear_backward(d_in, weight.grad, grad_or_empty(bias, none), d_out, x_, weight.value);
-  x_ = Tensor{};
+  const Saved s = saved_.take("Linear");
+  Tensor d_in = need_d_in ? empty_like(s.x) : Tensor{};
+  ops::linear_backward(d_in, grad_of(weight), grad_of(bias), d_out, s.x, weight.value);
   return d_in;
 }
 
@@ -51,25 +44,21 @@ SNLinear::SNLinear(std::int64_t in_features, std::int64_t out_features, bool has
 }
 
 Tensor SNLinear::forward(const Tensor& x) {
-  Tensor weight_sn = sn_.forward(training(), grad_enabled());
+  SpectralNorm::Result sn = sn_.forward(training());
   Tensor out = Tensor::empty({x.dim(0), weight.value.dim(0)}, DType::F32, x.device());
-  ops::linear_forward(out, x, weight_sn, value_or_empty(bias));
-  if (grad_enabled()) {
-    x_ = x;
-    weight_sn_ = weight_sn;
-  }
+  ops::linear_forward(out, x, sn.weight_sn, value_or_empty(bias));
+  saved_.save(*this, {x, sn.weight_sn, sn.saved});
   return out;
 }
 
 Tensor SNLinear::backward(const Tensor& d_out, bool need_d_in) {
-  check_saved(x_, "SNLinear");
-  Tensor d_in = need_d_in ? empty_like(x_) : Tensor{}, none;
-  // No gradient tensor (frozen, or held back by the caller): only d_in is computed.
-  Tensor d_weight_sn = weight.grad.defined() ? zeros_like(weight.value) : Tensor{};
-  ops::linear_backward(d_in, d_weight_sn, grad_or_empty(bias, none), d_out, x_, weight_sn_);
-  if (d_weight_sn.defined()) sn_.backward(d_weight_sn);
-  else sn_.discard();
-  x_ = weight_sn_ = Tensor{};
+  const Saved s = saved_.take("SNLinear");
+  Tensor d_in = need_d_in ? empty_like(s.x) : Tensor{};
+  // No weight gradient wanted (frozen, or parameter gradients off): only d_in is computed.
+  const Tensor& d_weight = grad_of(weight);
+  Tensor d_weight_sn = d_weight.defined() ? zeros_like(weight.value) : Tensor{};
+  ops::linear_backward(d_in, d_weight_sn, grad_of(bias), d_out, s.x, s.weight_sn);
+  if (d_weight_sn.defined()) sn_.backward(d_weight, d_weight_sn, s.sn);
   return d_in;
 }
 
@@ -113,23 +102,20 @@ Conv2d::Conv2d(std::int64_t in_channels, std::int64_t out_channels, int kernel_s
 }
 
 Tensor Conv2d::forward(const Tensor& x) {
-  upsampled_ = false;
-  x_ = grad_enabled() ? x : Tensor{};
+  saved_.save(*this, {x, false});
   return conv_apply(x, weight.value, value_or_empty(bias), padding_, false);
 }
 
 Tensor Conv2d::forward_upsampled(const Tensor& x) {
   check_upsampled_geometry(weight.value, padding_, "Conv2d");
-  upsampled_ = true;
-  x_ = grad_enabled() ? x : Tensor{};
+  saved_.save(*this, {x, true});
   return conv_apply(x, weight.value, value_or_empty(bias), padding_, true);
 }
 
 Tensor Conv2d::backward(const Tensor& d_out, bool need_d_in) {
-  check_saved(x_, "Conv2d");
-  Tensor d_in = need_d_in ? empty_like(x_) : Tensor{}, none;
-  conv_apply_backward(d_in, weight.grad, grad_or_empty(bias, none), d_out, x_, weight.value, padding_, upsampled_);
-  x_ = Tensor{};
+  const Saved s = saved_.take("Conv2d");
+  Tensor d_in = need_d_in ? empty_like(s.x) : Tensor{};
+  conv_apply_backward(d_in, grad_of(weight), grad_of(bias), d_out, s.x, weight.value, padding_, s.upsampled);
   return d_in;
 }
 
@@ -143,35 +129,26 @@ SNConv2d::SNConv2d(std::int64_t in_channels, std::int64_t out_channels, int kern
   if (has_bias) bias = &add_parameter("bias", {out_channels});
 }
 
-Tensor SNConv2d::forward(const Tensor& x) {
-  upsampled_ = false;
-  Tensor weight_sn = sn_.forward(training(), grad_enabled());
-  if (grad_enabled()) {
-    x_ = x;
-    weight_sn_ = weight_sn;
-  }
-  return conv_apply(x, weight_sn, value_or_empty(bias), padding_, false);
-}
+Tensor SNConv2d::forward(const Tensor& x) { return forward_as(x, false); }
 
 Tensor SNConv2d::forward_upsampled(const Tensor& x) {
   check_upsampled_geometry(weight.value, padding_, "SNConv2d");
-  upsampled_ = true;
-  Tensor weight_sn = sn_.forward(training(), grad_enabled());
-  if (grad_enabled()) {
-    x_ = x;
-    weight_sn_ = weight_sn;
-  }
-  return conv_apply(x, weight_sn, value_or_empty(bias), padding_, true);
+  return forward_as(x, true);
+}
+
+Tensor SNConv2d::forward_as(const Tensor& x, bool upsampled) {
+  SpectralNorm::Result sn = sn_.forward(training());
+  saved_.save(*this, {x, sn.weight_sn, sn.saved, upsampled});
+  return conv_apply(x, sn.weight_sn, value_or_empty(bias), padding_, upsampled);
 }
 
 Tensor SNConv2d::backward(const Tensor& d_out, bool need_d_in) {
-  check_saved(x_, "SNConv2d");
-  Tensor d_in = need_d_in ? empty_like(x_) : Tensor{}, none;
-  Tensor d_weight_sn = weight.grad.defined() ? zeros_like(weight.value) : Tensor{};  // none: d_in only
-  conv_apply_backward(d_in, d_weight_sn, grad_or_empty(bias, none), d_out, x_, weight_sn_, padding_, upsampled_);
-  if (d_weight_sn.defined()) sn_.backward(d_weight_sn);
-  else sn_.discard();
-  x_ = weight_sn_ = Tensor{};
+  const Saved s = saved_.take("SNConv2d");
+  Tensor d_in = need_d_in ? empty_like(s.x) : Tensor{};
+  const Tensor& d_weight = grad_of(weight);
+  Tensor d_weight_sn = d_weight.defined() ? zeros_like(weight.value) : Tensor{};  // none: d_in only
+  conv_apply_backward(d_in, d_weight_sn, grad_of(bias), d_out, s.x, s.weight_sn, padding_, s.upsampled);
+  if (d_weight_sn.defined()) sn_.backward(d_weight, d_weight_sn, s.sn);
   return d_in;
 }
 
@@ -183,14 +160,14 @@ Embedding::Embedding(std::int64_t num_embeddings, std::int64_t dim)
 Tensor Embedding::forward(const Tensor& indices) {
   Tensor out = Tensor::empty({indices.dim(0), weight.value.dim(1)}, DType::F32, weight.value.device());
   ops::embedding_forward(out, weight.value, indices);
-  indices_ = grad_enabled() ? indices : Tensor{};
+  saved_.save(*this, {indices});
   return out;
 }
 
 void Embedding::backward(const Tensor& d_out) {
-  check_saved(indices_, "Embedding");
-  ops::embedding_backward(weight.grad, d_out, indices_);
-  indices_ = Tensor{};
+  const Saved s = saved_.take("Embedding");
+  // No weight gradient wanted (frozen, or parameter gradients off): an embedding passes nothing to an input.
+  if (const Tensor& d_weight = grad_of(weight); d_weight.defined()) ops::embedding_backward(d_weight, d_out, s.indices);
 }
 
 SNEmbedding::SNEmbedding(std::int64_t num_embeddings, std::int64_t dim, float eps)
@@ -200,24 +177,20 @@ SNEmbedding::SNEmbedding(std::int64_t num_embeddings, std::int64_t dim, float ep
       sn_(weight, u0, sv0, eps) {}
 
 Tensor SNEmbedding::forward(const Tensor& indices) {
-  Tensor weight_sn = sn_.forward(training(), grad_enabled());
+  SpectralNorm::Result sn = sn_.forward(training());
   Tensor out = Tensor::empty({indices.dim(0), weight.value.dim(1)}, DType::F32, weight.value.device());
-  ops::embedding_forward(out, weight_sn, indices);
-  if (grad_enabled()) indices_ = indices;
+  ops::embedding_forward(out, sn.weight_sn, indices);
+  saved_.save(*this, {indices, sn.saved});
   return out;
 }
 
 void SNEmbedding::backward(const Tensor& d_out) {
-  check_saved(indices_, "SNEmbedding");
-  if (!weight.grad.defined()) {  // no gradient tensor: an embedding passes nothing to an input
-    sn_.discard();
-    indices_ = Tensor{};
-    return;
-  }
+  const Saved s = saved_.take("SNEmbedding");
+  const Tensor& d_weight = grad_of(weight);
+  if (!d_weight.defined()) return;  // no weight gradient wanted: an embedding passes nothing to an input
   Tensor d_weight_sn = zeros_like(weight.value);
-  ops::embedding_backward(d_weight_sn, d_out, indices_);
-  sn_.backward(d_weight_sn);
-  indices_ = Tensor{};
+  ops::embedding_backward(d_weight_sn, d_out, s.indices);
+  sn_.backward(d_weight, d_weight_sn, s.sn);
 }
 
 }  // namespace bigcolor

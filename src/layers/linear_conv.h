@@ -19,7 +19,10 @@ class Linear : public Module {
   Parameter* bias = nullptr;
 
  private:
-  Tensor x_;
+  struct Saved {
+    Tensor x;
+  };
+  SavedForBackward<Saved> saved_;
 };
 
 class SNLinear : public Module {
@@ -34,7 +37,11 @@ class SNLinear : public Module {
 
  private:
   SpectralNorm sn_;
-  Tensor x_, weight_sn_;
+  struct Saved {
+    Tensor x, weight_sn;
+    SpectralNorm::Saved sn;
+  };
+  SavedForBackward<Saved> saved_;
 };
 
 // Conv2d, stride 1, zero padding; forward_upsampled computes conv(upsample_nearest2x(x)) (3×3, padding 1 only)
@@ -50,8 +57,11 @@ class Conv2d : public Module {
 
  private:
   int padding_;
-  bool upsampled_ = false;
-  Tensor x_;
+  struct Saved {
+    Tensor x;
+    bool upsampled;
+  };
+  SavedForBackward<Saved> saved_;
 };
 
 class SNConv2d : public Module {
@@ -67,9 +77,14 @@ class SNConv2d : public Module {
 
  private:
   int padding_;
-  bool upsampled_ = false;
   SpectralNorm sn_;
-  Tensor x_, weight_sn_;
+  struct Saved {
+    Tensor x, weight_sn;
+    SpectralNorm::Saved sn;
+    bool upsampled;
+  };
+  SavedForBackward<Saved> saved_;
+  Tensor forward_as(const Tensor& x, bool upsampled);
 };
 
 // Embedding lookup of I32 indices (B) -> (B, D). backward() accumulates into weight.grad (no input gradient).
@@ -81,7 +96,10 @@ class Embedding : public Module {
   Parameter& weight;
 
  private:
-  Tensor indices_;
+  struct Saved {
+    Tensor indices;
+  };
+  SavedForBackward<Saved> saved_;
 };
 
 // SNEmbedding: W_mat = weight (num_embeddings, dim), u0 (1, num_embeddings).
@@ -96,7 +114,11 @@ class SNEmbedding : public Module {
 
  private:
   SpectralNorm sn_;
-  Tensor indices_, weight_sn_;
+  struct Saved {
+    Tensor indices;
+    SpectralNorm::Saved sn;
+  };
+  SavedForBackward<Saved> saved_;
 };
 
 }  // namespace bigcolor

@@ -57,6 +57,21 @@ void Module::set_grad_enabled(bool enabled) {
   for (auto& child : children_) child.second->set_grad_enabled(enabled);
 }
 
+void Module::set_parameter_gradients(bool enabled) {
+  parameter_gradients_ = enabled;
+  for (auto& child : children_) child.second->set_parameter_gradients(enabled);
+}
+
+const Tensor& Module::grad_of(const Parameter& p) const {
+  static const Tensor none;
+  return parameter_gradients_ ? p.grad : none;
+}
+
+const Tensor& Module::grad_of(const Parameter* p) const {
+  static const Tensor none;
+  return p ? grad_of(*p) : none;
+}
+
 void Module::freeze() {
   for (OwnParameter& p : parameters_) {
     p.parameter.trainable = false;

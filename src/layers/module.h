@@ -8,14 +8,18 @@
 //
 // Layers keep what their backward needs from the last forward (like autograd's saved tensors) while gradients are
 // enabled; with set_grad_enabled(false) (inference) they keep nothing, so activation memory can be freed at once.
-// Each module instance is used once per forward/backward pair: backward() consumes the saved state.
+// Each module instance is used once per forward/backward pair: backward() consumes the saved state (see
+// SavedForBackward below, the one place that rule is written).
 #pragma once
 
 #include <deque>
 #include <functional>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "tensor/error.h"
 #include "tensor/tensor.h"
 
 namespace bigcolor {
@@ -59,6 +63,11 @@ class Module {
   void set_grad_enabled(bool enabled);
   bool grad_enabled() const { return grad_enabled_; }
   void zero_grad();                  // recursive
+  // Recursive. false: backward passes compute only the gradients reaching their inputs and skip (do not compute)
+  // every parameter gradient, whose tensors stay allocated and untouched; for a module that a loss only passes a
+  // gradient through (the discriminator in the EG step). Prefer the scoped NoParameterGradients below.
+  void set_parameter_gradients(bool enabled);
+  bool parameter_gradients() const { return parameter_gradients_; }
   // Recursive: every parameter becomes non-trainable and loses its gradient. Forward still keeps what backward
   // needs (while gradients are enabled), so gradients flow through the module to its input (a loss network).
   void freeze();
@@ -70,6 +79,10 @@ class Module {
   Parameter& add_parameter(const std::string& name, const Shape& shape, bool trainable = true);
   Tensor& add_buffer(const std::string& name, const Shape& shape);
   void add_child(const std::string& name, Module& child);
+  // Where a backward accumulates p's gradient: p.grad, or an undefined tensor ("not wanted": the ops skip it)
+  // while parameter gradients are off or for a frozen parameter (which has none). nullptr (no bias): undefined.
+  const Tensor& grad_of(const Parameter& p) const;
+  const Tensor& grad_of(const Parameter* p) const;
 
  private:
   struct OwnParameter {
@@ -85,7 +98,51 @@ class Module {
   std::vector<std::pair<std::string, Module*>> children_;
   bool training_ = true;
   bool grad_enabled_ = true;
+  bool parameter_gradients_ = true;
   Device device_ = Device::CPU;
+};
+
+// Scoped "no parameter gradients" for one module and its children: while it lives, their backward passes compute
+// only input gradients (Module::set_parameter_gradients(false)); on leaving the scope, exceptions included, the
+// module gets back the setting it had.
+class NoParameterGradients {
+ public:
+  explicit NoParameterGradients(Module& module) : module_(module), was_(module.parameter_gradients()) {
+    module_.set_parameter_gradients(false);
+  }
+  ~NoParameterGradients() { module_.set_parameter_gradients(was_); }
+  NoParameterGradients(const NoParameterGradients&) = delete;
+  NoParameterGradients& operator=(const NoParameterGradients&) = delete;
+
+ private:
+  Module& module_;
+  bool was_;
+};
+
+// What one layer's backward needs from its forward, kept in one place: the layer declares a struct of it (State)
+// and holds a SavedForBackward<State>. The rule, written only here: forward saves only while the layer's gradients
+// are enabled (otherwise it keeps nothing and drops what an earlier forward kept); backward takes the state out, so
+// it is freed when that backward returns, and a second backward without a new forward is an error.
+template <class State>
+class SavedForBackward {
+ public:
+  void save(const Module& owner, State state) {
+    if (owner.grad_enabled())
+      state_ = std::move(state);
+    else
+      state_.reset();
+  }
+  // The saved state, moved out; throws naming `layer` when there is none.
+  State take(const char* layer) {
+    BIGCOLOR_CHECK(state_.has_value(), layer,
+                   ": backward without a saved forward (gradients disabled, or backward called twice)");
+    State state = std::move(*state_);
+    state_.reset();
+    return state;
+  }
+
+ private:
+  std::optional<State> state_;
 };
 
 }  // namespace bigcolor

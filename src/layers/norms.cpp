@@ -24,28 +24,21 @@ Tensor ConditionalNorm::forward(const Tensor& x, const Tensor& y) {
   Tensor saved_mean = Tensor::empty({x.dim(1)}, DType::F32, d), saved_invstd = Tensor::empty({x.dim(1)}, DType::F32, d);
   ops::ccbn_forward(out, saved_mean, saved_invstd, stored_mean, stored_var, x, gain, bias, training(), momentum_, eps_,
                     relu_);
-  if (grad_enabled()) {
-    x_ = x;
-    gain_ = gain;
-    out_ = out;
-    saved_mean_ = saved_mean;
-    saved_invstd_ = saved_invstd;
-  }
+  saved_.save(*this, {x, gain, out, saved_mean, saved_invstd});
   return out;
 }
 
 ConditionalNorm::Gradients ConditionalNorm::backward(const Tensor& d_out) {
-  BIGCOLOR_CHECK(x_.defined(), "class-conditional norm: backward without a saved forward");
-  const Device d = x_.device();
+  const Saved s = saved_.take("class-conditional norm");
+  const Device d = s.x.device();
   Gradients g;
-  g.d_x = Tensor::empty(x_.shape(), DType::F32, d);
-  Tensor d_gain = Tensor::empty(gain_.shape(), DType::F32, d), d_bias = Tensor::empty(gain_.shape(), DType::F32, d);
-  ops::ccbn_backward(g.d_x, d_gain, d_bias, d_out, x_, gain_, out_, saved_mean_, saved_invstd_, training(), relu_);
+  g.d_x = Tensor::empty(s.x.shape(), DType::F32, d);
+  Tensor d_gain = Tensor::empty(s.gain.shape(), DType::F32, d), d_bias = Tensor::empty(s.gain.shape(), DType::F32, d);
+  ops::ccbn_backward(g.d_x, d_gain, d_bias, d_out, s.x, s.gain, s.out, s.mean, s.invstd, training(), relu_);
   const Tensor d_y_gain = gain_linear_backward(d_gain);  // the "1 +" passes the gradient through unchanged
   const Tensor d_y_bias = bias_linear_backward(d_bias);
   g.d_y = Tensor::empty(d_y_gain.shape(), DType::F32, d);
   ops::add_forward(g.d_y, d_y_gain, d_y_bias);
-  x_ = gain_ = out_ = saved_mean_ = saved_invstd_ = Tensor{};
   return g;
 }
 
@@ -82,25 +75,19 @@ Tensor BatchNorm::forward(const Tensor& x) {
   ops::batchnorm_forward(out, saved_mean, saved_invstd, stored_mean, stored_var, x, gain.value, bias.value,
                          training(), momentum_, eps_);
   if (relu_) ops::relu_forward(out, out);
-  if (grad_enabled()) {
-    x_ = x;
-    out_ = out;
-    saved_mean_ = saved_mean;
-    saved_invstd_ = saved_invstd;
-  }
+  saved_.save(*this, {x, out, saved_mean, saved_invstd});
   return out;
 }
 
 Tensor BatchNorm::backward(const Tensor& d_out) {
-  BIGCOLOR_CHECK(x_.defined(), "BatchNorm: backward without a saved forward");
+  const Saved s = saved_.take("BatchNorm");
   Tensor d_norm = d_out;
   if (relu_) {
     d_norm = Tensor::empty(d_out.shape(), DType::F32, d_out.device());
-    ops::relu_backward(d_norm, d_out, out_);
+    ops::relu_backward(d_norm, d_out, s.out);
   }
-  Tensor d_x = Tensor::empty(x_.shape(), DType::F32, x_.device());
-  ops::batchnorm_backward(d_x, gain.grad, bias.grad, d_norm, x_, gain.value, saved_mean_, saved_invstd_, training());
-  x_ = out_ = saved_mean_ = saved_invstd_ = Tensor{};
+  Tensor d_x = Tensor::empty(s.x.shape(), DType::F32, s.x.device());
+  ops::batchnorm_backward(d_x, grad_of(gain), grad_of(bias), d_norm, s.x, gain.value, s.mean, s.invstd, training());
   return d_x;
 }
 

@@ -38,7 +38,10 @@ class ConditionalNorm : public Module {
  private:
   float eps_, momentum_;
   bool relu_;
-  Tensor x_, gain_, out_, saved_mean_, saved_invstd_;
+  struct Saved {
+    Tensor x, gain, out, mean, invstd;  // the batch mean and 1/std the forward used
+  };
+  SavedForBackward<Saved> saved_;
 };
 
 class CCBN : public ConditionalNorm {
@@ -80,7 +83,10 @@ class BatchNorm : public Module {
  private:
   float eps_, momentum_;
   bool relu_;
-  Tensor x_, out_, saved_mean_, saved_invstd_;
+  struct Saved {
+    Tensor x, out, mean, invstd;
+  };
+  SavedForBackward<Saved> saved_;
 };
 
 }  // namespace bigcolor

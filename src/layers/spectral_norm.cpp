@@ -5,7 +5,7 @@
 
 namespace bigcolor {
 
-Tensor SpectralNorm::forward(bool training, bool keep_for_backward) {
+SpectralNorm::Result SpectralNorm::forward(bool training) {
   const Tensor& w = weight_.value;
   BIGCOLOR_CHECK(w.numel() > 0, "spectral norm of an empty weight ", w.describe());
   const std::int64_t rows = w.dim(0), cols = w.numel() / rows;
@@ -19,23 +19,14 @@ Tensor SpectralNorm::forward(bool training, bool keep_for_backward) {
     u0_.copy_from(u_new.reshape(u0_.shape()));
     sv0_.copy_from(sigma.reshape(sv0_.shape()));
   }
-  if (keep_for_backward) {
-    sigma_ = sigma;
-    u_new_ = u_new;
-    v_ = v;
-  }
-  return weight_sn;
+  return {weight_sn, {sigma, u_new, v}};
 }
 
-void SpectralNorm::discard() { sigma_ = u_new_ = v_ = Tensor{}; }
-
-void SpectralNorm::backward(const Tensor& d_weight_sn) {
-  BIGCOLOR_CHECK(sigma_.defined(), "spectral norm: backward without a saved forward");
+void SpectralNorm::backward(const Tensor& d_weight, const Tensor& d_weight_sn, const Saved& saved) {
   const std::int64_t rows = weight_.value.dim(0), cols = weight_.value.numel() / rows;
-  if (weight_.grad.defined())  // frozen: nothing to accumulate
-    ops::spectral_norm_backward(weight_.grad.reshape({rows, cols}), d_weight_sn.reshape({rows, cols}),
-                              weight_.value.reshape({rows, cols}), u_new_, v_, sigma_);
-  sigma_ = u_new_ = v_ = Tensor{};
+  if (d_weight.defined())  // frozen: nothing to accumulate
+    ops::spectral_norm_backward(d_weight.reshape({rows, cols}), d_weight_sn.reshape({rows, cols}),
+                              weight_.value.reshape({rows, cols}), saved.u_new, saved.v, saved.sigma);
 }
 
 }  // namespace bigcolor

@@ -15,14 +15,14 @@ Colorizer::Colorizer(const ColorizerConfig& config) : E(config), G(config.biggan
 
 Tensor Colorizer::forward(const Tensor& x_gray, const Tensor& classes, const Tensor& z) {
   Tensor out = forward_with_c(x_gray, G.shared.forward(classes), z);
-  embedded_here_ = grad_enabled();
+  saved_.save(*this, {true});
   return out;
 }
 
 Tensor Colorizer::forward_with_c(const Tensor& x_gray, const Tensor& c_embed, const Tensor& z) {
   BIGCOLOR_CHECK(x_gray.ndim() == 4 && x_gray.dim(1) == 1 && x_gray.dim(2) % 16 == 0 && x_gray.dim(3) % 16 == 0,
                  "Colorizer: input ", x_gray.describe(), " must be (B, 1, H, W) with H and W multiples of 16");
-  embedded_here_ = false;
+  saved_.save(*this, {false});
   const Tensor features = E.forward(x_gray, c_embed);
   return G.forward_from(z, c_embed, config_.id_mid_layer, features);
 }
@@ -39,13 +39,13 @@ void Colorizer::place_for_inference(Device device) {
 }
 
 Colorizer::Gradients Colorizer::backward(const Tensor& d_out) {
+  const Saved s = saved_.take("Colorizer");
   const Generator::Gradients g = G.backward(d_out);
   const Encoder::Gradients e = E.backward(g.d_h);
   Gradients out;
   out.d_c_embed = fn::add(g.d_y, e.d_c);  // the embedding feeds both E and G
   out.d_z = g.d_z;
-  if (embedded_here_) G.shared.backward(out.d_c_embed);
-  embedded_here_ = false;
+  if (s.embedded_here) G.shared.backward(out.d_c_embed);
   return out;
 }
 

@@ -33,7 +33,10 @@ class Colorizer : public Module {
 
  private:
   ColorizerConfig config_;
-  bool embedded_here_ = false;  // forward() looked the classes up in G.shared
+  struct Saved {
+    bool embedded_here;  // forward() looked the classes up in G.shared
+  };
+  SavedForBackward<Saved> saved_;
 };
 
 }  // namespace bigcolor

@@ -48,30 +48,25 @@ Tensor Discriminator::forward(const Tensor& x, const Tensor& classes) {
   Tensor projection = Tensor::empty({h.dim(0)}, DType::F32, h.device());  // Σ_C embed(c) ⊙ h
   ops::sum_forward(projection, fn::mul(embedded, pooled));
   const Tensor out = fn::add(linear.forward(pooled), projection.reshape({h.dim(0), 1}));
-  if (grad_enabled()) {
-    relu_out_ = relu_out;
-    pooled_ = pooled;
-    embedded_ = embedded;
-  }
+  saved_.save(*this, {relu_out, pooled, embedded});
   return out;
 }
 
 Tensor Discriminator::backward(const Tensor& d_out, bool need_d_x) {
-  BIGCOLOR_CHECK(pooled_.defined(), "Discriminator: backward without a saved forward");
+  const Saved s = saved_.take("Discriminator");
   // d_out (B, 1) reaches both terms; broadcast it over the channels for the projection's product.
-  Tensor d_broadcast = fn::empty_like(pooled_);
+  Tensor d_broadcast = fn::empty_like(s.pooled);
   ops::sum_backward(d_broadcast, d_out.reshape({d_out.dim(0)}));
-  embed.backward(fn::mul(d_broadcast, pooled_));
+  embed.backward(fn::mul(d_broadcast, s.pooled));
   Tensor d_pooled = linear.backward(d_out);
-  fn::add_into(d_pooled, fn::mul(d_broadcast, embedded_));
-  Tensor d_h = fn::empty_like(relu_out_);
+  fn::add_into(d_pooled, fn::mul(d_broadcast, s.embedded));
+  Tensor d_h = fn::empty_like(s.relu_out);
   ops::sum_backward(d_h, d_pooled);
-  d_h = fn::relu_backward(d_h, relu_out_);
+  d_h = fn::relu_backward(d_h, s.relu_out);
   for (int i = kBlocks - 1; i >= 0; --i) {
     if (i == attention_block) d_h = attention->backward(d_h);
     d_h = blocks[static_cast<std::size_t>(i)]->backward(d_h, i > 0 || need_d_x);
   }
-  relu_out_ = pooled_ = embedded_ = Tensor{};
   return d_h;
 }
 

@@ -26,7 +26,10 @@ class Discriminator : public Module {
   SNEmbedding embed;
 
  private:
-  Tensor relu_out_, pooled_, embedded_;  // relu(h) (B, C, h, w); Σ_{H,W} (B, C); embed(c) (B, C)
+  struct Saved {
+    Tensor relu_out, pooled, embedded;  // relu(h) (B, C, h, w); Σ_{H,W} (B, C); embed(c) (B, C)
+  };
+  SavedForBackward<Saved> saved_;
 };
 
 }  // namespace bigcolor

@@ -54,6 +54,10 @@ Tensor block_condition(const Tensor& y, const Tensor& z, std::int64_t block, std
 }  // namespace
 
 Tensor Generator::forward_from(const Tensor& z, const Tensor& y, std::int64_t start_block, const Tensor& h) {
+  return run(z, y, start_block, h, /*from_linear=*/false);
+}
+
+Tensor Generator::run(const Tensor& z, const Tensor& y, std::int64_t start_block, const Tensor& h, bool from_linear) {
   BIGCOLOR_CHECK(start_block >= 0 && start_block < kBlocks, "Generator: start block ", start_block,
                  " outside [0, 6)");
   BIGCOLOR_CHECK(z.ndim() == 2 && z.dim(1) == config_.effective_dim_z(), "Generator: z ", z.describe(),
@@ -71,11 +75,7 @@ Tensor Generator::forward_from(const Tensor& z, const Tensor& y, std::int64_t st
   x = output_conv.forward(output_bn.forward(x));
   Tensor out = fn::empty_like(x);
   ops::tanh_forward(out, x);
-  if (grad_enabled()) {
-    start_block_ = start_block;
-    from_linear_ = false;  // forward() sets it after this returns
-    out_ = out;
-  }
+  saved_.save(*this, {start_block, from_linear, out});
   return out;
 }
 
@@ -84,22 +84,20 @@ Tensor Generator::forward(const Tensor& z, const Tensor& y) {
   Tensor z0 = Tensor::empty({z.dim(0), chunk}, DType::F32, z.device());
   ops::copy_columns(z0, 0, z, 0, chunk);
   const Tensor h = linear.forward(z0).reshape({z.dim(0), block_in_channels(0), kBottomWidth, kBottomWidth});
-  Tensor out = forward_from(z, y, 0, h);
-  from_linear_ = grad_enabled();
-  return out;
+  return run(z, y, 0, h, /*from_linear=*/true);
 }
 
 Generator::Gradients Generator::backward(const Tensor& d_out) {
-  BIGCOLOR_CHECK(out_.defined(), "Generator: backward without a saved forward");
+  const Saved s = saved_.take("Generator");
   const std::int64_t chunk = config_.z_chunk_size(), shared_dim = config_.shared_dim;
   Tensor d = fn::empty_like(d_out);
-  ops::tanh_backward(d, d_out, out_);
+  ops::tanh_backward(d, d_out, s.out);
   d = output_bn.backward(output_conv.backward(d));
   Gradients g;
   g.d_z = Tensor::zeros({d_out.dim(0), config_.effective_dim_z()}, DType::F32, d_out.device());
   g.d_y = Tensor::zeros({d_out.dim(0), shared_dim}, DType::F32, d_out.device());
   Tensor d_y_part = Tensor::empty({d_out.dim(0), shared_dim}, DType::F32, d_out.device());
-  for (std::int64_t i = kBlocks - 1; i >= start_block_; --i) {
+  for (std::int64_t i = kBlocks - 1; i >= s.start_block; --i) {
     if (i == attention_block) d = attention->backward(d);
     GBlock::Gradients block = blocks[static_cast<std::size_t>(i)]->backward(d);
     d = block.d_x;
@@ -107,14 +105,12 @@ Generator::Gradients Generator::backward(const Tensor& d_out) {
     fn::add_into(g.d_y, d_y_part);
     ops::copy_columns(g.d_z, (i + 1) * chunk, block.d_y, shared_dim, chunk);
   }
-  if (from_linear_) {
+  if (s.from_linear) {
     const Tensor d_z0 = linear.backward(d.reshape({d.dim(0), d.numel() / d.dim(0)}));
     ops::copy_columns(g.d_z, 0, d_z0, 0, chunk);
   } else {
     g.d_h = d;
   }
-  from_linear_ = false;
-  out_ = Tensor{};
   return g;
 }
 

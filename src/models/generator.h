@@ -44,9 +44,13 @@ class Generator : public Module {
 
  private:
   BigGANConfig config_;
-  std::int64_t start_block_ = 0;
-  bool from_linear_ = false;
-  Tensor out_;  // tanh output, for the backward
+  struct Saved {
+    std::int64_t start_block;
+    bool from_linear;  // forward() (h from linear) rather than forward_from()
+    Tensor out;        // tanh output
+  };
+  SavedForBackward<Saved> saved_;
+  Tensor run(const Tensor& z, const Tensor& y, std::int64_t start_block, const Tensor& h, bool from_linear);
 };
 
 }  // namespace bigcolor

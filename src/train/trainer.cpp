@@ -147,19 +147,11 @@ StepLosses Trainer::step(const StepBatch& batch) {
   const Hinge adv = negative_mean(d_.forward(fake, classes), options_.coef_adv);
   losses.loss_g = adv.value * options_.coef_adv;
   // Only the gradient reaching the image is wanted from this D pass: its weight gradients (which the official
-  // code computes and then discards with the next zero_grad) are skipped by holding D's gradient tensors back.
+  // code computes and then discards with the next zero_grad) are not computed at all.
   Tensor d_fake;
   {
-    std::vector<std::pair<Parameter*, Tensor>> held;
-    for (const Module::NamedParameter& p : d_.parameters()) held.emplace_back(p.parameter, std::move(p.parameter->grad));
-    try {
-      for (auto& [p, g] : held) p->grad = Tensor{};
-      d_fake = d_.backward(adv.grad, /*need_d_x=*/true);
-    } catch (...) {
-      for (auto& [p, g] : held) p->grad = std::move(g);
-      throw;
-    }
-    for (auto& [p, g] : held) p->grad = std::move(g);
+    const NoParameterGradients image_gradient_only(d_);
+    d_fake = d_.backward(adv.grad, /*need_d_x=*/true);
   }
 
   // fake01 = (fake + 1) / 2; its gradient reaches fake halved.
