@@ -2,6 +2,7 @@
 // gradients, and a finite-difference check of the whole colorizer's gradient along one direction.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -163,4 +164,46 @@ TEST_CASE("models: discriminator shapes and gradients at reduced width") {
     return l / 30.0;  // a step of 30·1e-4 = 3e-3 per pixel: smooth enough here, and far above rounding
   };
   check_directional(central_difference(loss), dot(d_x_eval, v), "discriminator d_x");
+}
+
+TEST_CASE("models: NoParameterGradients leaves every D gradient untouched and gives the same d_x") {
+  // The EG step backpropagates through D for the image gradient only. Under the guard no parameter gradient may be
+  // written (a sentinel survives), d_x must equal the normal backward's bit for bit, and afterwards gradients
+  // accumulate again. The training parity test cannot see a guard that stops working: D's gradients are zeroed at
+  // the next step, so only the time would change.
+  Rng rng(21);
+  Discriminator d(tiny_config().biggan);
+  randomize(d, rng, 0.1f);
+  d.set_training(false);  // the same u0 for both forwards
+  const Tensor x = test::random_uniform({2, 3, 256, 256}, rng, -1.0f, 1.0f);
+  const Tensor classes = Tensor::from_indices({1, 4}, {2});
+  const Tensor r = Tensor::full({2, 1}, 1.0f);
+  d.zero_grad();
+  d.forward(x, classes);
+  const Tensor d_x_normal = d.backward(r);
+  for (const auto& p : d.parameters()) p.parameter->grad.fill(7.0f);  // the sentinel
+  Tensor d_x_guarded;
+  {
+    const NoParameterGradients image_gradient_only(d);
+    CHECK_FALSE(d.parameter_gradients());
+    d.forward(x, classes);
+    d_x_guarded = d.backward(r);
+  }
+  CHECK(d.parameter_gradients());
+  CHECK(d_x_guarded.to_vector() == d_x_normal.to_vector());
+  std::size_t untouched = 0, all = 0;
+  for (const auto& p : d.parameters()) {
+    const std::vector<float> g = p.parameter->grad.to_vector();
+    ++all;
+    untouched += std::all_of(g.begin(), g.end(), [](float v) { return v == 7.0f; }) ? 1 : 0;
+  }
+  CHECK(untouched == all);
+  d.forward(x, classes);
+  d.backward(r);
+  bool moved = false;
+  for (const auto& p : d.parameters()) {
+    const std::vector<float> g = p.parameter->grad.to_vector();
+    moved = moved || std::any_of(g.begin(), g.end(), [](float v) { return v != 7.0f; });
+  }
+  CHECK(moved);  // the guard is gone: the gradients accumulate into the sentinel again
 }
