@@ -48,11 +48,12 @@ void bm_case(benchmark::State& state, const test::OpEntry* entry, std::size_t in
   }
 }
 
-// "conv2d (2, 3, 8, 8) k3" -> "conv2d_2_3_8_8_k3": a name a --benchmark_filter regex can match as typed.
+// "conv2d (2, 3, 8, 8) k3" -> "conv2d_2_3_8_8_k3", "upconv B1 3->20" -> "upconv_B1_3_20": names that a
+// --benchmark_filter regex matches as typed.
 std::string bench_name(const std::string& text) {
   std::string out;
   for (const char ch : text) {
-    const bool keep = std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '.';
+    const bool keep = std::isalnum(static_cast<unsigned char>(ch)) || ch == '.';
     if (keep) out += ch;
     else if (!out.empty() && out.back() != '_') out += '_';
   }
