@@ -32,6 +32,8 @@ Device resolve_placement(Placement p, const std::string& option) {
   return cuda_available() ? Device::CUDA : Device::CPU;
 }
 
+std::string size_text(std::int64_t w, std::int64_t h) { return std::to_string(w) + "x" + std::to_string(h); }
+
 struct Model::State {
   std::unique_ptr<Colorizer> network;
   Device device = Device::CPU;
@@ -48,8 +50,6 @@ namespace {
 }  // namespace
 
 void check_options(const ColorizeOptions& o) {
-  if (o.resize != "powerof" && o.resize != "square" && o.resize != "original" && o.resize != "absolute")
-    throw OptionError("--resize must be powerof, square, original or absolute, not '" + o.resize + "'");
   const ResizeMode mode = parse_resize_mode(o.resize);
   if (mode == ResizeMode::PowerOf && o.size % (1 << o.num_power) != 0)
     throw OptionError("--size " + std::to_string(o.size) + " must be a multiple of 2^--num-power = " +
@@ -78,8 +78,6 @@ std::string multiple_of_16_hint(ResizeMode mode, int num_power) {
   }
   return "";
 }
-
-std::string size_text(std::int64_t w, std::int64_t h) { return std::to_string(w) + "x" + std::to_string(h); }
 
 // The z rows: explicit, or drawn. (K, dim_z) F32 CPU.
 Tensor z_rows(const ColorizeOptions& o, std::int64_t dim_z) {

@@ -20,6 +20,9 @@
 
 namespace bigcolor {
 
+// "640x480": width x height, as the progress lines and messages print sizes.
+std::string size_text(std::int64_t width, std::int64_t height);
+
 // The device a Placement means here and now; errors start with `option` ("--device cuda: no CUDA GPU is visible").
 Device resolve_placement(Placement placement, const std::string& option);
 

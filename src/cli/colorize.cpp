@@ -62,23 +62,6 @@ bool same_folder(const fs::path& a, const fs::path& b) {
   return !ec1 && !ec2 && ca == cb;
 }
 
-// What stops an explicit input before it is opened: not there, or not a regular file (a FIFO would block the
-// reader, /dev/zero never ends). Empty when the path can be read as an image file.
-std::string input_problem(const fs::path& p) {
-  std::error_code ec;
-  const fs::file_status st = fs::status(p, ec);
-  if (ec || !fs::exists(st)) return "no such file or folder";
-  switch (st.type()) {
-    case fs::file_type::regular:
-    case fs::file_type::directory: return "";
-    case fs::file_type::fifo: return "not a regular file (a FIFO)";
-    case fs::file_type::character: return "not a regular file (a character device)";
-    case fs::file_type::block: return "not a regular file (a block device)";
-    case fs::file_type::socket: return "not a regular file (a socket)";
-    default: return "not a regular file";
-  }
-}
-
 // One folder traversal of the inputs. Each real folder is visited once, however many symlinks lead to it (a link
 // to an ancestor would otherwise loop until the path length gives out), and the output folder is never entered.
 struct FolderScan {
@@ -111,7 +94,7 @@ struct FolderScan {
         else scan(root, e.path(), out);
       } else if (is_image_name(e.path())) {
         if (!e.is_regular_file(ec)) {
-          problems.push_back(e.path().string() + ": " + input_problem(e.path()));
+          problems.push_back(e.path().string() + ": " + file_problem(e.path().string()));
           continue;
         }
         fs::path sub = dir.lexically_relative(root);
@@ -192,13 +175,11 @@ void report_failure(const std::string& input, const std::string& message) {
   std::cerr << "bigcolor: " << line << '\n';
 }
 
-std::string size_text(std::int64_t w, std::int64_t h) { return std::to_string(w) + "x" + std::to_string(h); }
 
 // Colorizes one image; returns its progress line's text after the "[i/n] ".
 std::string colorize_one(Run& run, const InputImage& input) {
   const ColorizeOptions& o = run.o;
   const Stopwatch watch;
-  const Image image = load_image(input.path);
 
   // The results: every conditioning with every z, in that order.
   const int num_z = run.num_z;
@@ -224,15 +205,17 @@ std::string colorize_one(Run& run, const InputImage& input) {
     BIGCOLOR_CHECK(o.overwrite || o.skip_existing || !present[i], input.path, ": ", p.string(),
                    " already exists (--overwrite replaces it, --skip-existing keeps it)");
   }
-  const bool keep_present = o.skip_existing && !o.overwrite;
+  const bool keep_present = o.skip_existing;  // (with --overwrite: refused in run_colorize)
   if (keep_present && n_present == paths.size()) {
     ++run.skipped;
     return input.path + ": skipped, its " + std::to_string(paths.size()) +
            (paths.size() == 1 ? " result exists" : " results exist");
   }
 
+  const Image image = load_image(input.path);
   // Sizes for the progress lines (the library checks them again, with the multiple-of-16 rule).
-  const ImageSize msize = model_input_size(image.height, image.width, parse_resize_mode(o.request.resize), o.request.size, o.request.num_power);
+  const ImageSize msize = model_input_size(image.height, image.width, parse_resize_mode(o.request.resize),
+                                           o.request.size, o.request.num_power);
   std::vector<Colorization> results = run.model->colorize(
       image, run.request,
       [&](const Progress& p) {
@@ -334,7 +317,7 @@ int run_colorize(const ColorizeOptions& o) {
   scan.skip = run.output_dir;
   for (const std::string& arg : o.inputs) {
     const fs::path p(arg);
-    if (const std::string problem = input_problem(p); !problem.empty()) {
+    if (const std::string problem = file_problem(p.string()); !problem.empty()) {
       report_failure(arg, problem);
       ++failed;
     } else if (fs::is_directory(p, ec)) {

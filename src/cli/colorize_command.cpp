@@ -14,7 +14,8 @@ constexpr const char* kColorizeFooter = R"(Output names (in OUT_DIR; with --recu
   <stem>_c<A:03d>_c<B:03d>_w<W>.jpg         --mix A B with weight W (printed as %g, e.g. w0.25)
   <stem>_sheet.png                          --sheet: the gray input and every result, side by side
   <stem> is the file name without its last extension; --suffix is added before the extension, --png makes
-  .png instead of .jpg. Existing files are an error for that input unless --overwrite.
+  .png instead of .jpg. Existing files are an error for that input unless --overwrite (replace them) or
+  --skip-existing (keep them; an input whose results all exist is skipped). --suffix may not hold / or ..
 
 z: z_k is the k-th block of 119 values drawn from the Philox generator seeded by --seed, times --z-std; every input
 and every class of a run use the same z_0..z_{K-1}. The official scripts draw z from PyTorch's generator, so the
@@ -130,8 +131,9 @@ CLI::App* add_colorize_command(CLI::App& app, ColorizeOptions& o) {
                      "Keep existing output files: an input whose results all exist is skipped, and only the missing "
                      "results of the others are written (to resume an interrupted run)");
   colorize->add_flag("-r,--recursive", o.recursive,
-                     "Also colorize the images in the subfolders of input folders (the output folder itself is "
-                     "skipped)");
+                     "Also colorize the images in the subfolders of input folders (each real folder once, however "
+                     "many symlinks lead to it; the output folder itself, and an earlier run's results beside their "
+                     "photos, are skipped)");
   colorize->add_option("--device", o.device,
                        "Where the network runs: cpu, cuda, or auto (cuda when a GPU is visible and this build has "
                        "the CUDA backend)")

@@ -80,7 +80,7 @@ ResizeMode parse_resize_mode(const std::string& name) {
   if (name == "square") return ResizeMode::Square;
   if (name == "original") return ResizeMode::Original;
   if (name == "absolute") return ResizeMode::Absolute;
-  detail::throw_error("unknown resize mode '", name, "' (powerof, square, original or absolute)");
+  throw OptionError("unknown resize mode '" + name + "' (powerof, square, original or absolute)");
 }
 
 const char* resize_mode_name(ResizeMode mode) {

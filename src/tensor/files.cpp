@@ -127,6 +127,13 @@ std::FILE* open_regular_file(const std::string& path) {
   return file;
 }
 
+std::string file_problem(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return "no such file or folder";
+  if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) return "";
+  return std::string("not a regular file (") + file_kind(st.st_mode) + ")";
+}
+
 std::uint64_t ReadFile::size() const {
   struct stat st {};
   if (::fstat(::fileno(file_), &st) != 0) return 0;

@@ -30,6 +30,11 @@ namespace bigcolor {
 // caller owns the FILE* (use ReadFile for RAII).
 std::FILE* open_regular_file(const std::string& path);
 
+// What keeps `path` from being read as a file, or "" when it is a regular file or a folder (symlinks followed):
+// "no such file or folder", "not a regular file (a FIFO)", "(a character device)", ... The same words as
+// open_regular_file's errors, for callers that check a path before opening it (the colorize inputs).
+std::string file_problem(const std::string& path);
+
 // RAII over open_regular_file.
 class ReadFile {
  public:
