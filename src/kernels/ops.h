@@ -14,9 +14,11 @@
 // - Images are NCHW float32. Shapes in comments: (B, C, H, W).
 #pragma once
 
+#include "kernels/conv_window.h"
 #include "tensor/tensor.h"
 
 namespace bigcolor::ops {
 #include "kernels/op_signatures.inc"
 #include "kernels/fused_signatures.inc"
+#include "kernels/inference_signatures.inc"
 }  // namespace bigcolor::ops

@@ -2,9 +2,11 @@
 // Arguments are trusted: ops:: has checked shapes, dtypes and devices before calling here.
 #pragma once
 
+#include "kernels/conv_window.h"
 #include "tensor/tensor.h"
 
 namespace bigcolor::cpu {
 #include "kernels/op_signatures.inc"
 #include "kernels/fused_signatures.inc"
+#include "kernels/inference_signatures.inc"
 }  // namespace bigcolor::cpu
