@@ -3,21 +3,26 @@
 EfficientNets, forward in eval mode) to tests/golden/classifiers/.
 
 How to run (from the repository root; needs `torch`, `timm`, `numpy`, `pillow`, `safetensors` and `scikit-image`
-(for its bundled sample photos) from PyPI, CPU only, a few minutes on 2 cores):
+(for its bundled sample photos) from PyPI, CPU only, about 15 seconds on 2 cores):
 
     nice /work/venv-torch/bin/python tools/make_golden_classifier.py            # writes tests/golden/classifiers/
     nice /work/venv-torch/bin/python tools/make_golden_classifier.py --out DIR  # writes elsewhere
 
 No pretrained weights are used: every model is filled with the seeded recipe of `seeded_state` (below), which the C++
-test reimplements, so the full-size models' weights are regenerated there instead of being stored. Torch runs
+test reimplements, so the full-size models' weights are regenerated there instead of being stored. Then the running
+statistics of every batch norm are replaced by calibrated ones (`calibrate_bn`, below): the batch statistics of one
+float32 forward over both photos. Only these are stored for the full-size models (calibrated_stats.safetensors); the
+C++ test takes the seeded state, overwrites exactly those tensors and must reproduce the stored logits. Torch runs
 single-threaded; a rerun with the same package versions writes the same values (torch.save archives differ in their
 `.data/serialization_id` record, safetensors writes its `__metadata__` in a varying order, PNG bytes depend on PIL's
 zlib).
 
-Caveat, printed and stored as <model>.image_sensitivity = ||l(gray_1) - l(gray_2)|| / ||l(gray_1)||: with this recipe
-the seeded EfficientNets forget their input (the image-dependent part shrinks about tenfold per stage, the biases and
-running means remain), so their logits differ between the two photos by ~3e-6 relative, barely above the float32
-noise; the ResNets keep ~2-6 %. The EfficientNet logits thus test the head far more than the stem.
+Why calibrated statistics: with the seeded running_mean/running_var (random, not matched to the activations) the
+image-dependent signal shrinks about tenfold per stage, so the seeded EfficientNets' logits differed between the two
+photos by ~3e-6 relative (the tests would have tested the head only). Calibrated, every batch norm normalises the
+activations it actually sees, and the logits depend on the photo: <model>.image_sensitivity =
+||l(gray_1) - l(gray_2)|| / ||l(gray_1)|| (printed, stored in the metadata) is 0.36 (resnet50d), 0.73
+(tf_efficientnet_b0), 0.72 (tiny_resnetd, s = 64), 0.88 (tiny_efficientnet, s = 64); the script warns below 1e-2.
 
 Input pipeline, as BigColor's colorize_real.py feeds its classifier: the 8-bit gray photo as value / 255 in float32
 (ToTensor of the 'L' image), shape (1,1,H,W), repeated to (1,3,H,W), resized to (s,s) with
@@ -39,19 +44,31 @@ Files:
   logits.safetensors              F32 tensors, `__metadata__` holding the seed, package versions, the build calls of
                                   the tiny models and the float32-vs-float64 error of every run (<name>.err64):
       <model>.<image>.logits            (1,1000) for resnet50d and tf_efficientnet_b0, at s = 224
-      resnet50d.gray_1.input            (1,3,224,224) the resized input (a test of the resize alone)
+      resnet50d.gray_1.input_gray       (1,1,224,224) the resized input of resnet50d/gray_1 (a test of the resize
+                                        alone); its three channels are identical copies, so one is stored: the C++
+                                        test checks all three channels of its classifier_input against it
       <tiny>.<image>.s64.logits         (1,10) for tiny_resnetd and tiny_efficientnet, both images, s = 64
-      <tiny>.gray_1.s65.logits          (1,10) s = 65 (odd: TF 'same' padding and ceil-mode pooling hit odd sizes)
+      <tiny>.gray_1.s65.logits          (1,10) s = 65 (odd: TF 'same' padding and ceil-mode pooling hit odd sizes),
+                                        with the statistics calibrated at s = 64
+  calibrated_stats.safetensors    F32, the calibrated running statistics, named <model>.<state-dict key> for every
+                                  `.running_mean` and `.running_var` of resnet50d and tf_efficientnet_b0 (s = 224) and
+                                  of tiny_resnetd and tiny_efficientnet (s = 64; the same values as in their files, so
+                                  a C++ test can rebuild those files' expected content exactly); `__metadata__` says
+                                  how they were made
   tiny_resnetd.pth / .safetensors, tiny_efficientnet.pth / .safetensors
-                                  the seeded tiny models' state_dict, torch.save (zip) and safetensors.torch.save_file,
-                                  num_batches_tracked included (I64, 0-d) as timm's own save_for_hf writes them
+                                  the tiny models' state_dict, torch.save (zip) and safetensors.torch.save_file,
+                                  num_batches_tracked included (I64, 0-d, value 0) as timm's own save_for_hf writes
+                                  them: every tensor bit for bit the seeded recipe, except the running statistics,
+                                  which are the calibrated ones (calibrated at s = 64)
   tiny_efficientnet_missing.safetensors   the same without blocks.2.0.conv_dw.weight
   tiny_resnetd_wrong_shape.safetensors    the same with fc.weight one row short ((9,128) instead of (10,128))
   resnet50d_manifest.txt, tf_efficientnet_b0_manifest.txt, tf_efficientnet_l2_ns_475_manifest.txt
                                   one line per state_dict entry, in order: name<TAB>shape (comma-separated ints, empty
                                   for a 0-d tensor); first line `# timm <version> <model> state_dict: N entries, P
-                                  parameters (excluding num_batches_tracked)`, P = the element count of all entries but
-                                  num_batches_tracked (running statistics included). The L2 is built on the meta device.
+                                  values (parameters and running statistics, num_batches_tracked excluded), Q
+                                  parameters (without running statistics)`, P = the element count of all entries but
+                                  num_batches_tracked, Q = that of model.parameters(). The L2 is built on the meta
+                                  device.
   README.md                       what these files are and the photos' licences
 
 Tiny models (built with timm's own classes, then checked module by module against the full-size model: same module
@@ -150,6 +167,7 @@ def seeded_state(model, base_seed):
           tensors with >= 2 dims (conv / linear weights):  (u - 0.5f) * s, s = float32(2 * sqrt(3 / fan_in))
               computed in float64 and rounded once, fan_in = numel / shape[0]
           anything else: an error (the recipe never silently misses a role).
+    The running statistics it writes are then replaced by `calibrate_bn` for every model of this script.
     """
     half, fifth = np.float32(0.5), np.float32(0.2)
     with torch.no_grad():
@@ -175,6 +193,43 @@ def seeded_state(model, base_seed):
             assert value.dtype == np.float32
             tensor.copy_(torch.from_numpy(value.reshape(tuple(tensor.shape))))
     return model.eval()
+
+
+def calibrate_bn(model, grays, size):
+    """Replaces the running statistics of every batch norm by the statistics of one calibration batch; returns the
+    calibrated tensors {state-dict key: tensor} and leaves the model in eval mode.
+
+    The batch: both photos, through the classifier pipeline at `size` (classifier_input: value / 255, three equal
+    channels, bilinear resize, antialias=False), stacked in the order gray_1, gray_2 -> (2,3,size,size), float32.
+    Only the batch norms (nn.BatchNorm2d and timm's BatchNormAct2d) run in train mode, with momentum 1.0, so each
+    one's running_mean becomes the batch mean over (N,H,W) and its running_var the UNBIASED batch variance (PyTorch's
+    rule, factor n/(n-1), n = N*H*W), both exactly as torch computes them in float32, while each batch norm's output
+    is normalised with these batch statistics; everything else (dropout, drop-path) stays in eval mode. One forward
+    under torch.no_grad; then num_batches_tracked, which the forward counts up, is reset to 0 (the seeded value) and
+    the model goes back to eval mode. The weights and biases (gamma, beta) keep their seeded values.
+    """
+    x = torch.cat([classifier_input(g, size) for g in grays])
+    assert x.dtype == torch.float32 and x.shape == (2, 3, size, size)
+    model.eval()
+    bns = {n: m for n, m in model.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)}
+    momenta = {n: m.momentum for n, m in bns.items()}
+    for m in bns.values():
+        assert m.track_running_stats and m.num_batches_tracked.item() == 0
+        m.momentum = 1.0
+        m.train()
+    with torch.no_grad():
+        model(x)
+    stats = {}
+    for n, m in bns.items():
+        m.num_batches_tracked.zero_()
+        m.momentum = momenta[n]
+        stats[f"{n}.running_mean"] = m.running_mean.detach().clone()
+        stats[f"{n}.running_var"] = m.running_var.detach().clone()
+    model.eval()
+    sd = model.state_dict()
+    assert all(torch.equal(sd[k], t) for k, t in stats.items())
+    assert sorted(stats) == sorted(k for k in sd if k.endswith((".running_mean", ".running_var")))
+    return stats
 
 
 def check_uniform_scalar():
@@ -273,13 +328,17 @@ def block_table(model):
 
 def write_manifest(path, model, label):
     sd = model.state_dict()
-    params = sum(t.numel() for k, t in sd.items() if not k.endswith("num_batches_tracked"))
+    values = sum(t.numel() for k, t in sd.items() if not k.endswith("num_batches_tracked"))
+    params = sum(t.numel() for t in model.parameters())
+    assert params == sum(t.numel() for k, t in sd.items()
+                         if not k.endswith((".num_batches_tracked", ".running_mean", ".running_var")))
     with open(path, "w") as f:
-        f.write(f"# timm {timm.__version__} {label} state_dict: {len(sd)} entries, {params} parameters "
-                f"(excluding num_batches_tracked)\n")
+        f.write(f"# timm {timm.__version__} {label} state_dict: {len(sd)} entries, {values} values (parameters and "
+                f"running statistics, num_batches_tracked excluded), {params} parameters (without running "
+                f"statistics)\n")
         for k, t in sd.items():
             f.write(f"{k}\t{','.join(str(d) for d in t.shape)}\n")
-    return len(sd), params
+    return len(sd), values, params
 
 
 # ---- photos and runs ---------------------------------------------------------------------------------------------
@@ -362,29 +421,56 @@ def main():
         rel = (torch.linalg.vector_norm(a - b) / torch.linalg.vector_norm(a)).item()
         meta[f"{prefix}.image_sensitivity"] = f"{rel:.3e}"
         print(f"  {prefix}: logits gray_1 vs gray_2 differ by {rel:.2e} (relative)"
-              + ("  WARNING: almost independent of the input" if rel < 1e-3 else ""))
+              + ("  WARNING: the logits hardly depend on the input" if rel < 1e-2 else ""))
+
+    calibrated, calib_meta = {}, {
+        "recipe": "seeded_state(model, 2026), then for every batch norm running_mean = batch mean and running_var = "
+                  "unbiased batch variance (n/(n-1)) of one float32 forward, torch.no_grad, with only the batch norms "
+                  "in train mode (momentum 1.0; dropout/drop-path in eval), over the batch (gray_1, gray_2) of the "
+                  "stored PNGs through the classifier pipeline (value/255, repeated to 3 channels, "
+                  "F.interpolate bilinear, align_corners=False, antialias=False, to s x s); weights and biases "
+                  "(gamma, beta) stay seeded, num_batches_tracked stays 0",
+        "names": "<model>.<state-dict key>", "seed": str(BASE_SEED), "timm": timm.__version__,
+        "torch": torch.__version__}
+
+    def calibrate(name, model, size):
+        stats = calibrate_bn(model, list(grays.values()), size)
+        calibrated.update({f"{name}.{k}": t for k, t in stats.items()})
+        calib_meta[f"{name}.size"] = str(size)
+        calib_meta[f"{name}.tensors"] = str(len(stats))
+        print(f"{name}: {len(stats) // 2} batch norms calibrated at s = {size}")
 
     # ---- full-size models: logits only, weights regenerated by the C++ test ----
     fulls = {}
     for name in ("resnet50d", "tf_efficientnet_b0"):
         model = seeded_state(timm.create_model(name, pretrained=False), BASE_SEED)
+        calibrate(name, model, 224)
         fulls[name] = model
-        n, params = write_manifest(p(f"{name}_manifest.txt"), model, name)
-        print(f"{name}: {n} state_dict entries, {params} parameters")
+        n, values, params = write_manifest(p(f"{name}_manifest.txt"), model, name)
+        print(f"{name}: {n} state_dict entries, {values} values, {params} parameters")
         model64 = copy.deepcopy(model).double()
         for image, g in grays.items():
             x = classifier_input(g, 224)
             if name == "resnet50d" and image == "gray_1":
-                tensors["resnet50d.gray_1.input"] = x.contiguous()
+                assert torch.equal(x[:, 1], x[:, 0]) and torch.equal(x[:, 2], x[:, 0])
+                tensors["resnet50d.gray_1.input_gray"] = x[:, :1].contiguous()
             record(f"{name}.{image}.logits", *run(model, model64, x))
         image_sensitivity(name)
         del model64
+        # what the C++ test does: a fresh seeded model with exactly the calibrated tensors overwritten
+        rebuilt = seeded_state(timm.create_model(name, pretrained=False), BASE_SEED)
+        rebuilt.load_state_dict({**rebuilt.state_dict(), **{k[len(name) + 1:]: t for k, t in calibrated.items()
+                                                            if k.startswith(name + ".")}})
+        with torch.no_grad():
+            assert torch.equal(rebuilt(classifier_input(grays["gray_1"], 224)), tensors[f"{name}.gray_1.logits"])
+        del rebuilt
     check_resnetd_layout(fulls["resnet50d"])
 
     with torch.device("meta"):
         l2 = timm.create_model("tf_efficientnet_l2.ns_jft_in1k_475", pretrained=False)
-    n, params = write_manifest(p("tf_efficientnet_l2_ns_475_manifest.txt"), l2, "tf_efficientnet_l2.ns_jft_in1k_475")
-    print(f"tf_efficientnet_l2.ns_jft_in1k_475: {n} state_dict entries, {params} parameters")
+    n, values, params = write_manifest(p("tf_efficientnet_l2_ns_475_manifest.txt"), l2,
+                                       "tf_efficientnet_l2.ns_jft_in1k_475")
+    print(f"tf_efficientnet_l2.ns_jft_in1k_475: {n} state_dict entries, {values} values, {params} parameters")
     del l2
 
     # ---- tiny models: stored (both formats) and run ----
@@ -395,9 +481,14 @@ def main():
         if isinstance(model, ResNet):
             check_resnetd_layout(model)
         seeded_state(model, BASE_SEED)
+        seeded = copy.deepcopy(model.state_dict())
+        calibrate(name, model, 64)
         sd = save_state(model, p(name))
-        params = sum(t.numel() for k, t in sd.items() if not k.endswith("num_batches_tracked"))
-        print(f"{name}: {len(sd)} state_dict entries, {params} parameters; blocks:")
+        # what a C++ test rebuilds: the seeded state with exactly the calibrated tensors overwritten
+        assert all(torch.equal(sd[k], calibrated[f"{name}.{k}"] if f"{name}.{k}" in calibrated else seeded[k])
+                   for k in sd)
+        values = sum(t.numel() for k, t in sd.items() if not k.endswith("num_batches_tracked"))
+        print(f"{name}: {len(sd)} state_dict entries, {values} values; blocks:")
         for row in block_table(model):
             print("    " + row)
         model64 = copy.deepcopy(model).double()
@@ -426,12 +517,17 @@ def main():
             print(f"{bad}.safetensors: torch says {str(e).splitlines()[-1].strip()}")
 
     save_file(tensors, p("logits.safetensors"), metadata=meta)
+    save_file(calibrated, p("calibrated_stats.safetensors"), metadata=calib_meta)
+    assert all(t.dtype == torch.float32 for t in calibrated.values())
     write_readme(p("README.md"))
     for name in os.listdir(out):
         os.chmod(p(name), 0o644)  # safetensors writes 0600
     print("logits.safetensors tensors:")
     for key, t in tensors.items():
         print(f"  {key}  {tuple(t.shape)}")
+    print(f"calibrated_stats.safetensors: {len(calibrated)} tensors, "
+          + ", ".join(f"{m}: {calib_meta[m + '.tensors']}" for m in ("resnet50d", "tf_efficientnet_b0", "tiny_resnetd",
+                                                                     "tiny_efficientnet")))
     sizes = {name: os.path.getsize(p(name)) for name in sorted(os.listdir(out))}
     for name, size in sizes.items():
         print(f"  {size:9d}  {name}")
@@ -446,6 +542,15 @@ Written by `tools/make_golden_classifier.py` (its docstring describes every file
 weights: every model is filled with the seeded recipe of `seeded_state` in that script (seed 2026), which the C++
 test regenerates; only the tiny models' weights are stored.
 
+The running statistics (`running_mean`, `running_var`) are calibrated, not seeded: the batch-norm statistics of one
+float32 forward over the batch (gray_1, gray_2), only the batch norms in train mode with momentum 1.0 (running_var
+is the unbiased batch variance, as PyTorch stores it), at s = 224 for resnet50d and tf_efficientnet_b0 and s = 64 for
+the tiny models; weights and biases stay seeded, num_batches_tracked stays 0. `calibrated_stats.safetensors` holds
+them all (F32), named `<model>.<state-dict key>`: `resnet50d.`, `tf_efficientnet_b0.`, and also `tiny_resnetd.` /
+`tiny_efficientnet.`, the same values as inside the tiny models' files, so a C++ test can rebuild those files'
+expected content exactly (seeded state, then these tensors overwritten). Every other tensor of the tiny models' files
+is bit for bit the seeded recipe.
+
 ## Photos
 
 - `gray_1.png` (160 x 120): from `skimage.data.astronaut()`, the astronaut Eileen Collins, from the NASA Great
@@ -456,10 +561,13 @@ test regenerates; only the tiny models' weights are stored.
 Both are cropped, converted to 8-bit gray with PIL's `convert('L')` and downscaled with PIL's LANCZOS filter; the
 reference logits are computed from these stored PNGs.
 
-## Caveat
+## Why calibrated statistics
 
-With the seeded recipe the EfficientNets' logits hardly depend on the photo (`<model>.image_sensitivity` in the
-metadata of `logits.safetensors`: ~3e-6 relative between the two photos, against ~2-6e-2 for the ResNets).
+With seeded running statistics (random, unmatched to the activations) the image-dependent signal shrank about tenfold
+per stage: the EfficientNets' logits differed between the two photos by ~3e-6 relative, so the tests would have
+tested the head only. Calibrated, the logits depend on the photo: `<model>.image_sensitivity` in the metadata of
+`logits.safetensors` (||l(gray_1) - l(gray_2)|| / ||l(gray_1)||) is 0.36 (resnet50d), 0.73 (tf_efficientnet_b0), 0.72
+(tiny_resnetd) and 0.88 (tiny_efficientnet).
 """)
 
 
