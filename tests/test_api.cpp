@@ -13,7 +13,10 @@
 #include "imaging/color.h"
 #include "imaging/image.h"
 #include "imaging/resize.h"
+#include "io/imagenet_classes.h"
+#include "models/classifier.h"
 #include "models/colorizer.h"
+#include "tensor/safetensors.h"
 #include "test_util.h"
 
 namespace {
@@ -151,6 +154,33 @@ TEST_CASE("api: an output with NaN is an error naming the input, never a picture
   o.size = 32;
   CHECK_THROWS_WITH_AS(model.colorize(cli_test::make_image(32, 32, 1), o, {}, "photo.png"),
                        doctest::Contains("photo.png: the network's output holds NaN or infinite values"), Error);
+}
+
+TEST_CASE("api: ImageClassifier gives timm's top classes, which colorize then uses") {
+  const std::string file = test::golden_path("classifiers/tiny_efficientnet.safetensors");
+  const ImageClassifier classifier = ImageClassifier::load(file, Placement::CPU, 64);
+  CHECK(classifier.variant() == "custom tf_efficientnet");
+  CHECK(classifier.input_size() == 64);
+  CHECK(classifier.num_classes() == 10);
+  const Image photo = load_image(test::golden_path("classifiers/gray_1.png"));
+  const std::vector<ClassGuess> guesses = classifier.classify(photo, 3);
+  const SafetensorsFile logits = load_safetensors(test::golden_path("classifiers/logits.safetensors"));
+  const auto ref = top_classes(logits.at("tiny_efficientnet.gray_1.s64.logits").to_vector(), 3);
+  REQUIRE(guesses.size() == 3);
+  for (int i = 0; i < 3; ++i) {
+    CHECK(guesses[i].index == ref[i].index);
+    CHECK(guesses[i].name == imagenet_classes()[ref[i].index].names[0]);
+    CHECK(guesses[i].probability == doctest::Approx(ref[i].probability).epsilon(1e-4));
+  }
+  ColorizeOptions options;
+  for (const ClassGuess& g : guesses) options.classes.push_back(std::to_string(g.index));
+  options.size = 32;
+  const Model model = Model::load(tiny(), on_cpu());
+  const std::vector<Colorization> results = model.colorize(photo, options);
+  REQUIRE(results.size() == 3);
+  for (int i = 0; i < 3; ++i) CHECK(results[i].class_a == guesses[i].index);
+  CHECK_THROWS_WITH_AS(ImageClassifier::load(test::golden_path("classifiers/tiny_resnetd.pth"), Placement::CPU),
+                       doctest::Contains("has no known input size"), Error);
 }
 
 }  // TEST_SUITE("api")

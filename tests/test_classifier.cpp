@@ -195,3 +195,23 @@ TEST_CASE("classifier: top_classes orders by logit, softmax in double") {
 }
 
 }  // TEST_SUITE("classifier")
+
+// The whole classifiers on the GPU (every new CUDA kernel: windowed conv through cuDNN with and without explicit
+// padding, the handwritten depthwise conv, SiLU, SE gate, both pools): timm's logits at the same bar as the CPU.
+TEST_SUITE("cuda" * doctest::skip(!bigcolor::cuda_available())) {
+
+TEST_CASE("cuda classifier: resnet50d, tf_efficientnet_b0 and the tiny files match timm's logits on the GPU") {
+  if (!bigcolor::cuda_available()) return;
+  for (const std::string model : {"resnet50d", "tf_efficientnet_b0"}) {
+    const Classifier c = Classifier::from_state(full_state(model), model, bigcolor::Device::CUDA);
+    CHECK(c.device() == bigcolor::Device::CUDA);
+    for (const std::string image : {"gray_1", "gray_2"}) check_logits(c, model, image, 224, "");
+  }
+  for (const std::string model : {"tiny_resnetd", "tiny_efficientnet"}) {
+    const Classifier c = Classifier::load(golden(model + ".safetensors"), bigcolor::Device::CUDA, 64);
+    check_logits(c, model, "gray_1", 64, ".s64");
+    check_logits(c, model, "gray_1", 65, ".s65");
+  }
+}
+
+}  // TEST_SUITE("cuda")
