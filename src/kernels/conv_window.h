@@ -23,6 +23,14 @@ struct ConvWindow {
   bool is_symmetric() const { return pad_top == pad_bottom && pad_left == pad_right && pad_top == pad_left; }
 };
 
+// Output size of a pooling window without padding in ceil mode (PyTorch's rule): ceil((n − kernel)/stride) + 1,
+// less one when that last window would start at or past n. Needs n ≥ kernel.
+inline std::int64_t ceil_mode_pool_size(std::int64_t n, int kernel, int stride) {
+  std::int64_t out = (n - kernel + stride - 1) / stride + 1;
+  if ((out - 1) * stride >= n) --out;
+  return out;
+}
+
 inline ConvWindow ConvWindow::same(int stride, std::int64_t in_h, std::int64_t in_w, std::int64_t kh,
                                    std::int64_t kw) {
   auto total = [stride](std::int64_t in, std::int64_t k) {
