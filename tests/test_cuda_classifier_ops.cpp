@@ -81,13 +81,6 @@ void check_convolution(bool depthwise, const Shape& in_shape, std::int64_t out_c
   }
 }
 
-// The contract's output size of avgpool2d_ceil_forward along one axis.
-std::int64_t ceil_pool_size(std::int64_t in, int kernel, int stride) {
-  std::int64_t out = (in - kernel + stride - 1) / stride + 1;
-  if ((out - 1) * stride >= in) --out;
-  return out;
-}
-
 }  // namespace
 
 TEST_SUITE("cuda" * doctest::skip(!bigcolor::cuda_available())) {
@@ -213,8 +206,8 @@ TEST_CASE("cuda avgpool2d_ceil_forward matches the CPU") {
   // ResNet-D's shortcut (2/2) on odd (the last window hangs over: 1 or 2 cells) and even sizes, and 3/2.
   for (const Case& c : {Case{{3, 5, 7, 7}, 2, 2}, Case{{3, 6, 8, 6}, 2, 2}, Case{{3, 7, 9, 11}, 2, 2},
                         Case{{3, 5, 7, 5}, 3, 2}, Case{{2, 3, 8, 10}, 3, 2}, Case{{2, 5, 2, 3}, 2, 2}}) {
-    const Shape out_shape = {c.in[0], c.in[1], ceil_pool_size(c.in[2], c.kernel, c.stride),
-                             ceil_pool_size(c.in[3], c.kernel, c.stride)};
+    const Shape out_shape = {c.in[0], c.in[1], bigcolor::ceil_mode_pool_size(c.in[2], c.kernel, c.stride),
+                             bigcolor::ceil_mode_pool_size(c.in[3], c.kernel, c.stride)};
     const std::string what = "avgpool2d_ceil_forward in " + bigcolor::shape_string(c.in) + " kernel " +
                              std::to_string(c.kernel) + " stride " + std::to_string(c.stride);
     const Pair in = random_normal(c.in, rng);

@@ -17,8 +17,9 @@
 // transform the data and lose a few more bits, so they are never used. Deterministic algorithms are preferred.
 // Bias forward and bias gradient are small kernels here (deterministic, one block per channel for the gradient).
 //
-// Plans: per distinct (B, Cin, H, W, Cout, KH, KW, pad_h, pad_w, stride) the descriptors are created once and each direction's
-// algorithm and workspace size are chosen on first use, then kept for the life of the process (a small map).
+// Plans: per distinct (B, Cin, H, W, Cout, KH, KW, pad_h, pad_w, stride) the descriptors are created once and each
+// direction's algorithm and workspace size are chosen on first use, then kept for the life of the process (a small
+// map).
 // Workspaces come from the caching allocator and go back to it right after the call has been queued: everything
 // runs on the default stream, so a later user of the block is ordered after the convolution.
 //
