@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "bigcolor/classifier.h"
 #include "bigcolor/error.h"
 #include "bigcolor/image.h"
 

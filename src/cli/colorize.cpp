@@ -27,6 +27,7 @@
 #include "io/imagenet_classes.h"
 #include "io/pickle.h"
 #include "models/checkpoint.h"
+#include "models/classifier.h"
 #include "tensor/cuda_memory.h"
 #include "tensor/error.h"
 #include "tensor/files.h"
@@ -156,6 +157,7 @@ struct Run {
   const ColorizeOptions& o;
   bigcolor::ColorizeOptions request;  // the library's options, z rows included (--z-file read once)
   std::optional<Model> model;
+  std::optional<Classifier> classifier;  // --classifier without --class/--mix: classes per photo
   Device device = Device::CPU;
   fs::path output_dir;
   std::vector<Conditioning> conditionings;  // for the output names
@@ -181,13 +183,33 @@ std::string colorize_one(Run& run, const InputImage& input) {
   const ColorizeOptions& o = run.o;
   const Stopwatch watch;
 
+  // With a classifier, the photo's top-k classes are its conditionings (colorize_real.py), so it is read first.
+  std::vector<Conditioning> conditionings = run.conditionings;
+  bigcolor::ColorizeOptions request = run.request;
+  std::optional<Image> loaded;
+  std::string classes_text;
+  if (run.classifier) {
+    loaded = load_image(input.path);
+    request.classes.clear();
+    for (const ClassPrediction& p : run.classifier->classify_gray(to_gray(*loaded), o.topk)) {
+      request.classes.push_back(std::to_string(p.index));
+      char buffer[32];
+      std::snprintf(buffer, sizeof buffer, "%d (%.1f%%)", p.index, 100.0 * p.probability);
+      classes_text += (classes_text.empty() ? "" : ", ") + std::string(buffer);
+      run.note("  " + input.path + ": class " + buffer +
+               (static_cast<std::size_t>(p.index) < imagenet_classes().size()
+                    ? " " + imagenet_classes()[p.index].names.at(0) : std::string()));
+    }
+    conditionings = resolve_conditionings(request.classes, {}, {});
+  }
+
   // The results: every conditioning with every z, in that order.
   const int num_z = run.num_z;
-  const auto count = static_cast<std::int64_t>(run.conditionings.size()) * num_z;
+  const auto count = static_cast<std::int64_t>(conditionings.size()) * num_z;
   const fs::path dir = run.output_dir / input.out_subdir;
   const std::string ext = o.png ? ".png" : ".jpg";
   std::vector<fs::path> paths;
-  for (const Conditioning& c : run.conditionings)
+  for (const Conditioning& c : conditionings)
     for (int k = 0; k < num_z; ++k) paths.push_back(dir / (result_name(input.stem, c, k, num_z, o.suffix) + ext));
   if (o.sheet) paths.push_back(dir / (input.stem + "_sheet" + o.suffix + ".png"));
   // Which results are written: all of them, or with --skip-existing those not on disk yet.
@@ -212,12 +234,12 @@ std::string colorize_one(Run& run, const InputImage& input) {
            (paths.size() == 1 ? " result exists" : " results exist");
   }
 
-  const Image image = load_image(input.path);
+  const Image image = loaded ? std::move(*loaded) : load_image(input.path);
   // Sizes for the progress lines (the library checks them again, with the multiple-of-16 rule).
   const ImageSize msize = model_input_size(image.height, image.width, parse_resize_mode(o.request.resize),
                                            o.request.size, o.request.num_power);
   std::vector<Colorization> results = run.model->colorize(
-      image, run.request,
+      image, request,
       [&](const Progress& p) {
         run.note("  " + input.path + ": forward of results " + std::to_string(p.first + 1) + ".." +
                  std::to_string(p.first + p.count) + " of " + std::to_string(p.total) + " (batch " +
@@ -270,7 +292,8 @@ std::string colorize_one(Run& run, const InputImage& input) {
   }
   run.results += static_cast<int>(count);
   return input.path + " " + size_text(image.width, image.height) + " -> " + size_text(msize.width, msize.height) +
-         ", " + std::to_string(count) + (count == 1 ? " result, " : " results, ") + format_seconds(watch.seconds());
+         ", " + std::to_string(count) + (count == 1 ? " result, " : " results, ") +
+         (classes_text.empty() ? "" : "classes " + classes_text + ", ") + format_seconds(watch.seconds());
 }
 
 std::string threads_text(int n) { return ", " + std::to_string(n) + (n == 1 ? " thread" : " threads"); }
@@ -295,7 +318,19 @@ int run_colorize(const ColorizeOptions& o) {
   run.request = o.request;
   run.device = pick_device(o.device);
   if (o.threads > 0) omp_set_num_threads(o.threads);
-  run.conditionings = resolve_conditionings(o.request.classes, o.request.mix, o.request.mix_weights);
+  // Classes: --class / --mix when given, else the classifier's top-k of each photo.
+  const bool explicit_classes = !o.request.classes.empty() || !o.request.mix.empty();
+  if (o.classifier.empty() && (o.topk_given || o.classifier_size > 0))
+    throw UsageError("--topk and --classifier-size choose classes with a classifier: give --classifier FILE");
+  const bool use_classifier = !o.classifier.empty() && !explicit_classes;
+  if (!o.classifier.empty() && explicit_classes && !o.quiet)
+    std::cerr << "bigcolor: --class/--mix given, so the classifier is not used" << std::endl;
+  if (!use_classifier) {
+    if (!explicit_classes)
+      throw UsageError("colorize needs --class (one or more classes), --mix A B, or --classifier FILE to pick "
+                       "each photo's classes");
+    run.conditionings = resolve_conditionings(o.request.classes, o.request.mix, o.request.mix_weights);
+  }
   run.model.reset();
 
   std::error_code ec;
@@ -375,7 +410,22 @@ int run_colorize(const ColorizeOptions& o) {
       for (std::int64_t k = 0; k < z.dim(0); ++k)
         run.request.z.emplace_back(values.begin() + k * z.dim(1), values.begin() + (k + 1) * z.dim(1));
     }
-    run.model->check(run.request);
+    if (use_classifier) {
+      run.classifier = Classifier::load(o.classifier, run.device, o.classifier_size);
+      const ClassifierInfo& ci = run.classifier->info();
+      BIGCOLOR_CHECK(ci.num_classes <= info.n_classes, o.classifier, ": the classifier has ", ci.num_classes,
+                     " classes, the colorizer only ", info.n_classes);
+      BIGCOLOR_CHECK(o.topk <= ci.num_classes, "--topk ", o.topk, ": ", o.classifier, " has only ", ci.num_classes,
+                     " classes");
+      run.note("classifier: " + o.classifier + ": " + ci.variant + " (" + ci.structure + ") at " +
+               std::to_string(ci.input_size) + "x" + std::to_string(ci.input_size) + ", top " +
+               std::to_string(o.topk));
+      bigcolor::ColorizeOptions check = run.request;  // every other option checked now; the classes per photo
+      check.classes = {"0"};
+      run.model->check(check);
+    } else {
+      run.model->check(run.request);
+    }
     run.num_z = run.request.z.empty() ? o.request.num_z : static_cast<int>(run.request.z.size());
     run.note("device: " + std::string(device_name(run.device)) +
              (run.device == Device::CPU ? threads_text(omp_get_max_threads()) : std::string()) +

@@ -1,5 +1,6 @@
 // `bigcolor colorize`: the real-photo colorization of the official colorize_real.py / colorize_multi_c.py /
-// colorize_multi_z.py, driven by classes the user names (the classifier-driven top-k is not implemented yet).
+// colorize_multi_z.py, driven by classes the user names (--class, --mix) or, as colorize_real.py does for photos
+// of unknown class, by the top-k classes of an ImageNet classifier (--topk, --classifier: models/classifier.h).
 //
 // The pipeline for one photo is the library's (bigcolor/bigcolor.h: Model::colorize; its pieces in
 // api/pipeline.h): gray as torchvision's Grayscale, resized to the model's size (--resize/--size/--num-power; both
@@ -37,6 +38,11 @@ struct ColorizeOptions {
   // --no-upsample, --rgb and --batch
   bigcolor::ColorizeOptions request;
   std::string z_file;  // safetensors with "z": (dim_z) or (K, dim_z); replaces seed/z_std/num_z
+  // classes from a classifier (colorize_real.py): used when neither --class nor --mix is given
+  std::string classifier;   // a timm resnet50d / tf_efficientnet_* state dict (.pth, .bin or .safetensors)
+  int topk = 5;             // colorize_real.py's default
+  bool topk_given = false;
+  int classifier_size = 0;  // 0: the variant's (224 for resnet50d, 475 for the L2)
   // output
   bool png = false;
   int jpeg_quality = kOfficialJpegQuality;  // PIL's default, what the official scripts save with

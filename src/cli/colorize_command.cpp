@@ -24,8 +24,10 @@ same seed gives other z's (pass them with --z-file to reproduce an official resu
 Class embedding: shared(c) for --class c; (1 - W) shared(A) + W shared(B) for --mix A B; then
 c_scale * embedding + c_bias for all (colorize_multi_c.py's --c_scale/--c_bias).
 
-Not implemented yet: choosing the classes with an ImageNet classifier (colorize_real.py's --topk); name them
-with --class.
+Classes from a classifier (colorize_real.py): with --classifier FILE and no --class or --mix, each photo is
+classified first (gray, repeated to 3 channels, resized to the classifier's square size without antialiasing and
+without ImageNet normalization, as the official script) and colorized once for each of its --topk classes, named
+_c<class> as above. --class or --mix, when given, win over the classifier.
 
 Progress: one line per input on stderr ("[3/10] photo.jpg 683x1024 -> 256x384, 2 results, 1.4 s", sizes are
 width x height: input -> model), then a summary with the peak memory. A failing input is one line naming it;
@@ -66,10 +68,25 @@ CLI::App* add_colorize_command(CLI::App& app, ColorizeOptions& o) {
   colorize->add_option("-c,--class", o.request.classes,
                        "Classes to colorize with, one result set each: ImageNet indices (0-999), WordNet ids "
                        "(n02099601) or names ('golden retriever'); give them after the inputs, or repeat --class. "
-                       "Required unless --mix is given (the classifier-driven --topk of colorize_real.py is not "
-                       "implemented yet)")
+                       "Required unless --mix or --classifier is given")
       ->type_name("CLASS...")
       ->default_str("");
+  colorize->add_option("--classifier", o.classifier,
+                       "An ImageNet classifier that picks the classes of each photo (colorize_real.py --cls_model): "
+                       "a timm resnet50d or tf_efficientnet_* (b0-b7, l2_ns_475) state dict, .pth/.bin or "
+                       ".safetensors (tools/get_weights.sh --classifier NAME fetches them)")
+      ->check(CLI::ExistingFile.description(""))
+      ->type_name("FILE");
+  colorize->add_option_function<int>("--topk", [&o](int k) { o.topk = k, o.topk_given = true; },
+                                     "With --classifier: colorize with each photo's K most likely classes")
+      ->check(number_check())
+      ->check(CLI::Range(1, 1000))
+      ->default_str("5");
+  colorize->add_option("--classifier-size", o.classifier_size,
+                       "With --classifier: the square size photos are resized to (default: the classifier's, 224 "
+                       "for resnet50d, 475 for tf_efficientnet_l2_ns_475)")
+      ->check(number_check())
+      ->check(CLI::Range(16, 4096));
   colorize->add_option("--mix", o.request.mix, "Mix the class embeddings of two classes A and B (see --mix-weight)")
       ->expected(2)
       ->type_name("A B")
