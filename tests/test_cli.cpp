@@ -117,7 +117,7 @@ TEST_SUITE("cli") {
 TEST_CASE("cli: --help documents every option, --version, and usage errors exit 2") {
   const Result top = run({"--help"});
   CHECK(top.status == 0);
-  for (const char* word : {"colorize", "inspect", "convert", "--version"}) CHECK(top.out.find(word) != std::string::npos);
+  for (const char* word : {"colorize", "classify", "inspect", "convert", "--version"}) CHECK(top.out.find(word) != std::string::npos);
   const Result version = run({"--version"});
   CHECK(version.status == 0);
   CHECK(version.out.find("bigcolor ") == 0);
@@ -128,7 +128,7 @@ TEST_CASE("cli: --help documents every option, --version, and usage errors exit 
        {"--output", "--ckpt", "--epoch", "--no-ema", "--config", "--class", "--mix ", "--mix-weight", "--c-scale",
         "--c-bias", "--seed", "--z-std", "--num-z", "--z-file", "--resize", "--size", "--num-power", "--no-upsample",
         "--rgb", "--png", "--jpeg-quality", "--sheet", "--suffix", "--overwrite", "--recursive", "--device",
-        "--threads", "--batch", "--quiet", "--verbose", "--topk", "not implemented", "=256", "=0.8", "=2", "=75",
+        "--threads", "--batch", "--quiet", "--verbose", "--topk", "--classifier", "--classifier-size", "=256", "=0.8", "=2", "=75",
         "=powerof", "=8", "=auto", "_c<class:03d>", "_z<k:02d>", "_sheet.png"})
     CHECK_MESSAGE(help.out.find(option) != std::string::npos, option);
   const Result inspect_help = run({"inspect", "--help"});

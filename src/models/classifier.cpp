@@ -69,14 +69,10 @@ Identified identify(const StateShapes& shapes, const std::string& source) {
   return id;
 }
 
-StateShapes shapes_of(const std::map<std::string, Tensor>& state, const std::string& source) {
+StateShapes shapes_of(const std::map<std::string, Tensor>& state) {
   StateShapes shapes;
-  for (const auto& [name, t] : state) {
-    if (name.ends_with(".num_batches_tracked")) continue;  // a training counter; eval never reads it
-    BIGCOLOR_CHECK(t.dtype() == DType::F32, source, ": tensor '", name, "' is ", dtype_name(t.dtype()),
-                   ", expected floating point");
-    shapes[name] = t.shape();
-  }
+  for (const auto& [name, t] : state)
+    if (!name.ends_with(".num_batches_tracked")) shapes[name] = t.shape();  // a training counter; eval ignores it
   return shapes;
 }
 
@@ -89,9 +85,11 @@ ClassifierInfo identify_classifier(const StateShapes& shapes, const std::string&
 Classifier Classifier::from_state(const std::map<std::string, Tensor>& raw, const std::string& source,
                                   Device device, int input_size) {
   const std::map<std::string, Tensor> state = strip_common_prefix(raw);
-  const Identified id = identify(shapes_of(state, source), source);
+  const Identified id = identify(shapes_of(state), source);
   for (const auto& [name, t] : state)
     if (!name.ends_with(".num_batches_tracked")) {
+      BIGCOLOR_CHECK(t.dtype() == DType::F32, source, ": tensor '", name, "' is ", dtype_name(t.dtype()),
+                     ", expected floating point");
       const std::vector<float> v = t.to_vector();
       BIGCOLOR_CHECK(std::all_of(v.begin(), v.end(), [](float x) { return std::isfinite(x); }), source,
                      ": tensor '", name, "' holds NaN or Inf");

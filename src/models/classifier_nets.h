@@ -28,6 +28,11 @@ void require_same_names_and_shapes(const StateShapes& file, const StateShapes& e
 // Expected shapes of a batch norm `prefix` over `channels`: weight, bias, running_mean, running_var.
 void add_batchnorm_shapes(StateShapes& out, const std::string& prefix, std::int64_t channels);
 std::int64_t count_parameters(const StateShapes& shapes);  // running statistics excluded
+// The number of blocks in each group of names "<group_prefix><g>.<i>.…" (ResNet "layer1.0.", EfficientNet
+// "blocks.0.0."): groups[g] = 1 + the highest i present. `first_group` is the lowest group number (1 or 0); group
+// numbers must run without a gap, and a block index without its tensors is then found missing by name.
+std::vector<std::size_t> count_blocks(const StateShapes& shapes, const std::string& group_prefix, int first_group,
+                                      const std::string& source);
 
 // A convolution with its batch norm folded in (eval mode): w' = w·γ/√(var+eps) per output channel,
 // b' = β − mean·γ/√(var+eps) (+ the convolution's own bias, scaled likewise), computed in double.

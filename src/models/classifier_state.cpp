@@ -1,4 +1,5 @@
 // Strict reading of a classifier's state dict by names and shapes, and batch norm folded into convolutions.
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -48,6 +49,31 @@ std::int64_t count_parameters(const StateShapes& shapes) {
     if (!statistic) n += shape_numel(shape);
   }
   return n;
+}
+
+std::vector<std::size_t> count_blocks(const StateShapes& shapes, const std::string& group_prefix, int first_group,
+                                      const std::string& source) {
+  std::vector<std::size_t> counts;
+  for (const auto& [name, shape] : shapes) {
+    if (!name.starts_with(group_prefix)) continue;
+    // "<g>.<i>.rest"
+    const std::string rest = name.substr(group_prefix.size());
+    const std::size_t dot1 = rest.find('.'), dot2 = dot1 == std::string::npos ? dot1 : rest.find('.', dot1 + 1);
+    if (dot2 == std::string::npos) continue;
+    const std::string g = rest.substr(0, dot1), i = rest.substr(dot1 + 1, dot2 - dot1 - 1);
+    auto is_number = [](const std::string& t) {
+      return !t.empty() && t.size() < 6 && t.find_first_not_of("0123456789") == std::string::npos;
+    };
+    if (!is_number(g) || !is_number(i)) continue;
+    const int group = std::stoi(g) - first_group;
+    BIGCOLOR_CHECK(group >= 0, source, ": unexpected tensor '", name, "'");
+    if (counts.size() <= static_cast<std::size_t>(group)) counts.resize(group + 1, 0);
+    counts[group] = std::max<std::size_t>(counts[group], std::stoul(i) + 1);
+  }
+  for (std::size_t g = 0; g < counts.size(); ++g)
+    BIGCOLOR_CHECK(counts[g] > 0, source, ": no tensors of '", group_prefix, g + first_group,
+                   ".*' although later groups exist");
+  return counts;
 }
 
 Tensor FoldedConv::operator()(const Tensor& x) const {

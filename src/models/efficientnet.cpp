@@ -34,10 +34,11 @@ EfficientNetShape infer_efficientnet(const StateShapes& shapes, const std::strin
   EfficientNetShape a;
   a.stem = conv_shape(shapes, "conv_stem.weight", source, 3)[0];
   std::int64_t in = a.stem;
-  for (std::size_t stage = 0; shapes.count(block_name(stage, 0) + ".conv_dw.weight") != 0; ++stage) {
-    BIGCOLOR_CHECK(stage < 7, source, ": more than 7 stages (blocks.7.*): not an EfficientNet");
+  const std::vector<std::size_t> counts = count_blocks(shapes, "blocks.", 0, source);
+  BIGCOLOR_CHECK(counts.size() == 7, source, ": ", counts.size(), " stages (blocks.0 ..), an EfficientNet has 7");
+  for (std::size_t stage = 0; stage < counts.size(); ++stage) {
     a.stages.emplace_back();
-    for (std::size_t i = 0; shapes.count(block_name(stage, i) + ".conv_dw.weight") != 0; ++i) {
+    for (std::size_t i = 0; i < counts[stage]; ++i) {
       const std::string b = block_name(stage, i);
       EfficientBlockShape blk;
       blk.depthwise_separable = shapes.count(b + ".conv_pwl.weight") == 0;
@@ -56,7 +57,6 @@ EfficientNetShape infer_efficientnet(const StateShapes& shapes, const std::strin
       in = blk.out;
     }
   }
-  BIGCOLOR_CHECK(a.stages.size() == 7, source, ": ", a.stages.size(), " stages (blocks.0 ..), an EfficientNet has 7");
   a.head = conv_shape(shapes, "conv_head.weight", source, in)[0];
   const Shape& fc = shape_of(shapes, "classifier.weight", source);
   BIGCOLOR_CHECK(fc.size() == 2 && fc[1] == a.head, source, ": 'classifier.weight' has shape ", shape_string(fc),

@@ -52,9 +52,11 @@ ResNetShape infer_resnet(const StateShapes& shapes, const std::string& source) {
                  "(resnet50d, resnet50, ...) are supported");
   a.avg_down = shapes.count("layer1.0.downsample.1.weight") != 0 && shapes.count("layer1.0.downsample.2.weight");
   std::int64_t in = a.stem_out;
-  for (std::size_t layer = 0; shapes.count(block_name(layer, 0) + ".conv1.weight") != 0; ++layer) {
+  const std::vector<std::size_t> counts = count_blocks(shapes, "layer", 1, source);
+  BIGCOLOR_CHECK(counts.size() == 4, source, ": ", counts.size(), " ResNet layers (layer1..), expected 4");
+  for (std::size_t layer = 0; layer < counts.size(); ++layer) {
     a.layers.emplace_back();
-    for (std::size_t i = 0; shapes.count(block_name(layer, i) + ".conv1.weight") != 0; ++i) {
+    for (std::size_t i = 0; i < counts[layer]; ++i) {
       const std::string b = block_name(layer, i);
       ResNetBlockShape blk;
       blk.in = in;
@@ -65,7 +67,6 @@ ResNetShape infer_resnet(const StateShapes& shapes, const std::string& source) {
       in = blk.out;
     }
   }
-  BIGCOLOR_CHECK(a.layers.size() == 4, source, ": ", a.layers.size(), " ResNet layers (layer1..), expected 4");
   const Shape& fc = shape_of(shapes, "fc.weight", source);
   BIGCOLOR_CHECK(fc.size() == 2 && fc[1] == in, source, ": 'fc.weight' has shape ", shape_string(fc),
                  ", expected (classes, ", in, ")");
