@@ -56,8 +56,8 @@ __device__ __forceinline__ void window_of(std::int64_t i, const PoolShape& s, st
   *p = rest / s.out_h;
 }
 
-// in (P, H, W) -> out (P, Ho, Wo): the maximum over the window's cells inside the input. A NaN wins (as in
-// PyTorch); otherwise the first maximum in row-major order is kept (ties give the same value either way).
+// in (P, H, W) -> out (P, Ho, Wo): the maximum over the window's cells inside the input, by strict > from −∞, so a
+// NaN input never wins, as on the CPU (std::max from −∞) and in maxpool2x2 (PyTorch would propagate it).
 __global__ void maxpool2d_forward_kernel(float* out, const float* in, PoolShape s) {
   const std::int64_t n = s.planes * s.out_h * s.out_w;
   for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
@@ -71,7 +71,7 @@ __global__ void maxpool2d_forward_kernel(float* out, const float* in, PoolShape 
     for (std::int64_t y = y_begin; y < y_end; ++y) {
       for (std::int64_t x = x_begin; x < x_end; ++x) {
         const float v = plane[y * s.w + x];
-        if (v > m || isnan(v)) m = v;
+        if (v > m) m = v;
       }
     }
     out[i] = m;
