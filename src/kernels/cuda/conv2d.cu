@@ -1,7 +1,15 @@
-// 2-D convolution (stride 1, symmetric zero padding) on the GPU through cuDNN's convolution API.
+// 2-D convolution on the GPU through cuDNN's convolution API: conv2d_forward / conv2d_backward (stride 1, the same
+// zero padding p on every side) and the classifiers' forward-only conv2d_window_forward (a stride s and a zero
+// padding given per side, kernels/conv_window.h).
 //
 // Shapes: in (B, Cin, H, W), weight (Cout, Cin, KH, KW), bias (Cout), out (B, Cout, Ho, Wo) with
-// Ho = H + 2p − KH + 1, Wo = W + 2p − KW + 1. All NCHW float32, fully packed; cross-correlation (no kernel flip).
+// Ho = H + 2p − KH + 1, Wo = W + 2p − KW + 1 (stride 1), or Ho = (H + top + bottom − KH) / s + 1 (floor) and Wo
+// likewise for a window. All NCHW float32, fully packed; cross-correlation (no kernel flip).
+//
+// cuDNN pads each axis symmetrically (one pad_h, one pad_w). A window whose padding differs before and after along
+// an axis (TF "same" padding at stride 2: 0 before, 1 after) is first copied into a zero-bordered buffer of
+// (B, Cin, H + top + bottom, W + left + right), which cuDNN then convolves with no padding: the same output, since
+// every cell outside the input is zero either way.
 //
 // Accuracy: the convolution descriptor uses CUDNN_FMA_MATH, which excludes Tensor Core (TF32) kernels on Ampere
 // and later (CUDNN_DEFAULT_MATH would allow TF32 there). Algorithms come from the cudnnGet*Algorithm_v7 heuristics,
@@ -9,8 +17,9 @@
 // transform the data and lose a few more bits, so they are never used. Deterministic algorithms are preferred.
 // Bias forward and bias gradient are small kernels here (deterministic, one block per channel for the gradient).
 //
-// Plans: per distinct (B, Cin, H, W, Cout, KH, KW, padding) the descriptors are created once and each direction's
-// algorithm and workspace size are chosen on first use, then kept for the life of the process (a small map).
+// Plans: per distinct (B, Cin, H, W, Cout, KH, KW, pad_h, pad_w, stride) the descriptors are created once and each
+// direction's algorithm and workspace size are chosen on first use, then kept for the life of the process (a small
+// map).
 // Workspaces come from the caching allocator and go back to it right after the call has been queued: everything
 // runs on the default stream, so a later user of the block is ordered after the convolution.
 //
@@ -61,10 +70,25 @@ __global__ void channel_sum_accumulate_kernel(float* d_bias, const float* d_out,
   if (threadIdx.x == 0) d_bias[c] += static_cast<float>(total);
 }
 
+// in (P, H, W) -> out (P, H + top + bottom, W + left + right): in placed at (top, left), zeros around it. One thread
+// per element of out (a gather, so each element is written exactly once).
+__global__ void zero_pad_kernel(float* out, const float* in, std::int64_t planes, std::int64_t h, std::int64_t w,
+                                int top, int left, std::int64_t out_h, std::int64_t out_w) {
+  const std::int64_t n = planes * out_h * out_w;
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+    const std::int64_t x = i % out_w - left;
+    const std::int64_t rest = i / out_w;  // p · out_h + y
+    const std::int64_t y = rest % out_h - top;
+    const std::int64_t p = rest / out_h;
+    out[i] = (y >= 0 && y < h && x >= 0 && x < w) ? in[(p * h + y) * w + x] : 0.0f;
+  }
+}
+
 // ---- plans --------------------------------------------------------------------------------------------------------
 
 struct ConvKey {
-  int batch, in_channels, height, width, out_channels, kernel_h, kernel_w, padding;
+  int batch, in_channels, height, width, out_channels, kernel_h, kernel_w, pad_h, pad_w, stride;
   auto operator<=>(const ConvKey&) const = default;
 };
 
@@ -193,13 +217,13 @@ std::unique_ptr<ConvPlan> make_plan(const ConvKey& k) {
                                          k.height, k.width));
   CUDNN_CHECK(cudnnSetFilter4dDescriptor(p->filter_desc, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, k.out_channels,
                                          k.in_channels, k.kernel_h, k.kernel_w));
-  CUDNN_CHECK(cudnnSetConvolution2dDescriptor(p->conv_desc, k.padding, k.padding, 1, 1, 1, 1,
+  CUDNN_CHECK(cudnnSetConvolution2dDescriptor(p->conv_desc, k.pad_h, k.pad_w, k.stride, k.stride, 1, 1,
                                               CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
   CUDNN_CHECK(cudnnSetConvolutionMathType(p->conv_desc, CUDNN_FMA_MATH));  // no TF32
   int n = 0, c = 0, h = 0, w = 0;
   CUDNN_CHECK(cudnnGetConvolution2dForwardOutputDim(p->conv_desc, p->in_desc, p->filter_desc, &n, &c, &h, &w));
-  const int expected_h = k.height + 2 * k.padding - k.kernel_h + 1;
-  const int expected_w = k.width + 2 * k.padding - k.kernel_w + 1;
+  const int expected_h = (k.height + 2 * k.pad_h - k.kernel_h) / k.stride + 1;
+  const int expected_w = (k.width + 2 * k.pad_w - k.kernel_w) / k.stride + 1;
   BIGCOLOR_CHECK(n == k.batch && c == k.out_channels && h == expected_h && w == expected_w,
                  "conv2d: cuDNN computes an output of (", n, ", ", c, ", ", h, ", ", w, "), expected (", k.batch, ", ",
                  k.out_channels, ", ", expected_h, ", ", expected_w, ")");
@@ -211,12 +235,14 @@ enum class Direction { Forward, BackwardData, BackwardFilter };
 
 // The plan for these shapes with `direction`'s algorithm chosen. The returned plan lives as long as the process
 // (plans are never erased) and is only read after this returns, so it is used without the lock.
-const ConvPlan& plan_for(const Tensor& in, const Tensor& weight, int padding, Direction direction, Choice* choice) {
+// `pad_h` / `pad_w` pad both sides of their axis.
+const ConvPlan& plan_for(const Tensor& in, const Tensor& weight, int pad_h, int pad_w, int stride, Direction direction,
+                         Choice* choice) {
   static std::mutex mutex;
   static auto* plans = new std::map<ConvKey, std::unique_ptr<ConvPlan>>();  // leaked on purpose (static exit order)
   const ConvKey key{static_cast<int>(in.dim(0)),     static_cast<int>(in.dim(1)),     static_cast<int>(in.dim(2)),
                     static_cast<int>(in.dim(3)),     static_cast<int>(weight.dim(0)), static_cast<int>(weight.dim(2)),
-                    static_cast<int>(weight.dim(3)), padding};
+                    static_cast<int>(weight.dim(3)), pad_h, pad_w, stride};
   std::lock_guard<std::mutex> lock(mutex);
   auto it = plans->find(key);
   if (it == plans->end()) it = plans->emplace(key, make_plan(key)).first;
@@ -247,16 +273,16 @@ void add_channel_bias(const Tensor& out, const Tensor& bias) {
   check_launch();
 }
 
-}  // namespace
-
-void conv2d_forward(const Tensor& out, const Tensor& in, const Tensor& weight, const Tensor& bias, int padding) {
+// out = in ⋆ weight (+ bias), each axis padded by the same amount on both sides. in.numel() == 0 (Cin = 0, or an
+// empty image made non-empty by padding): every product is with zero, out = bias.
+void convolve_forward(const Tensor& out, const Tensor& in, const Tensor& weight, const Tensor& bias, int pad_h,
+                      int pad_w, int stride) {
   if (out.numel() == 0) return;
   if (in.numel() == 0) {
-    // Cin = 0 (or an empty image made non-empty by padding): every product is with zero, out = bias.
     memset_zero(out.data<float>(), out.nbytes());
   } else {
     Choice choice;
-    const ConvPlan& plan = plan_for(in, weight, padding, Direction::Forward, &choice);
+    const ConvPlan& plan = plan_for(in, weight, pad_h, pad_w, stride, Direction::Forward, &choice);
     Workspace workspace(choice.workspace);
     const float one = 1.0f;
     const float zero = 0.0f;
@@ -266,6 +292,39 @@ void conv2d_forward(const Tensor& out, const Tensor& in, const Tensor& weight, c
                                         workspace.size(), &zero, plan.out_desc, out.data<float>()));
   }
   if (bias.defined()) add_channel_bias(out, bias);
+}
+
+// A copy of in (B, C, H, W) with `window`'s zero padding made explicit: (B, C, H + top + bottom, W + left + right).
+Tensor zero_padded(const Tensor& in, const ConvWindow& window) {
+  const std::int64_t planes = in.dim(0) * in.dim(1), h = in.dim(2), w = in.dim(3);
+  const std::int64_t out_h = h + window.pad_top + window.pad_bottom;
+  const std::int64_t out_w = w + window.pad_left + window.pad_right;
+  const Tensor out = Tensor::empty({in.dim(0), in.dim(1), out_h, out_w}, DType::F32, Device::CUDA);
+  if (out.numel() == 0) return out;
+  zero_pad_kernel<<<grid_blocks(out.numel(), kThreads), kThreads>>>(out.data<float>(), in.data<float>(), planes, h,
+                                                                    w, window.pad_top, window.pad_left, out_h, out_w);
+  check_launch();
+  return out;
+}
+
+}  // namespace
+
+void conv2d_forward(const Tensor& out, const Tensor& in, const Tensor& weight, const Tensor& bias, int padding) {
+  convolve_forward(out, in, weight, bias, padding, padding, 1);
+}
+
+// Symmetric along each axis (pad_h may differ from pad_w): cuDNN pads by itself. Otherwise the padding is made
+// explicit first (see the file comment); the buffer goes back to the caching allocator when this returns, which is
+// safe since everything that reads it is queued before any later user on the default stream.
+void conv2d_window_forward(const Tensor& out, const Tensor& in, const Tensor& weight, const Tensor& bias,
+                           const ConvWindow& window) {
+  if (out.numel() == 0) return;
+  const bool symmetric_per_axis = window.pad_top == window.pad_bottom && window.pad_left == window.pad_right;
+  if (symmetric_per_axis || in.numel() == 0) {  // an empty input: out = bias whatever the padding
+    convolve_forward(out, in, weight, bias, window.pad_top, window.pad_left, window.stride);
+  } else {
+    convolve_forward(out, zero_padded(in, window), weight, bias, 0, 0, window.stride);
+  }
 }
 
 void conv2d_backward(const Tensor& d_in, const Tensor& d_weight, const Tensor& d_bias, const Tensor& d_out,
@@ -289,7 +348,7 @@ void conv2d_backward(const Tensor& d_in, const Tensor& d_weight, const Tensor& d
   const float zero = 0.0f;
   if (d_weight.defined()) {  // d_weight += correlation of in with d_out (beta = 1: accumulate)
     Choice choice;
-    const ConvPlan& plan = plan_for(in, weight, padding, Direction::BackwardFilter, &choice);
+    const ConvPlan& plan = plan_for(in, weight, padding, padding, 1, Direction::BackwardFilter, &choice);
     Workspace workspace(choice.workspace);
     CUDNN_CHECK(cudnnConvolutionBackwardFilter(cudnn_handle(), &one, plan.in_desc, in.data<float>(), plan.out_desc,
                                                d_out.data<float>(), plan.conv_desc,
@@ -299,7 +358,7 @@ void conv2d_backward(const Tensor& d_in, const Tensor& d_weight, const Tensor& d
   }
   if (d_in.defined()) {  // d_in = full convolution of d_out with the flipped weight (beta = 0: overwrite)
     Choice choice;
-    const ConvPlan& plan = plan_for(in, weight, padding, Direction::BackwardData, &choice);
+    const ConvPlan& plan = plan_for(in, weight, padding, padding, 1, Direction::BackwardData, &choice);
     Workspace workspace(choice.workspace);
     CUDNN_CHECK(cudnnConvolutionBackwardData(cudnn_handle(), &one, plan.filter_desc, weight.data<float>(),
                                              plan.out_desc, d_out.data<float>(), plan.conv_desc,
