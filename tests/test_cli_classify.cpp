@@ -44,7 +44,11 @@ TEST_CASE("cli classify: text and JSON give timm's top classes of each photo") {
     CHECK_MESSAGE(line.rfind(expected, 0) == 0, line);
     std::size_t at = 0;
     for (int c : top) {  // each class appears, in timm's order, with its ImageNet name
-      const std::string item = " " + std::to_string(c) + " " + imagenet_classes()[c].names[0] + " ";
+      std::string item = " ";  // built with += (GCC 12's -Wrestrict false positive on chained +)
+      item += std::to_string(c);
+      item += " ";
+      item += imagenet_classes()[c].names[0];
+      item += " ";
       const std::size_t found = line.find(item, at);
       CHECK_MESSAGE(found != std::string::npos, line, " lacks", item);
       at = found == std::string::npos ? at : found;
