@@ -71,7 +71,7 @@ void check_logits(const Classifier& c, const std::string& model, const std::stri
 TEST_SUITE("classifier") {
 
 TEST_CASE("classifier: the seeded weights are the Python tool's bit for bit (the tiny files)") {
-  for (const std::string model : {"tiny_resnetd", "tiny_efficientnet"}) {
+  for (const std::string model : {"tiny_resnetd", "tiny_efficientnet", "tiny_resnet"}) {
     const bigcolor::SafetensorsFile file = bigcolor::load_safetensors(golden(model + ".safetensors"));
     const bigcolor::SafetensorsFile stats = bigcolor::load_safetensors(golden("calibrated_stats.safetensors"));
     int compared = 0;
@@ -82,7 +82,7 @@ TEST_CASE("classifier: the seeded weights are the Python tool's bit for bit (the
       CHECK_MESSAGE(t.to_vector() == expected.to_vector(), model, ": ", name);
       ++compared;
     }
-    CHECK(compared > 90);  // every tensor but the num_batches_tracked counters
+    CHECK(compared > 80);  // every tensor but the num_batches_tracked counters (87 in the smallest file)
   }
 }
 
@@ -125,7 +125,7 @@ TEST_CASE("classifier: tf_efficientnet_b0 at full size matches timm's logits on 
 }
 
 TEST_CASE("classifier: the tiny timm files, both formats, at sizes 64 and 65") {
-  for (const std::string model : {"tiny_resnetd", "tiny_efficientnet"}) {
+  for (const std::string model : {"tiny_resnetd", "tiny_efficientnet", "tiny_resnet"}) {
     const Classifier from_pth = Classifier::load(golden(model + ".pth"), bigcolor::Device::CPU, 64);
     const Classifier from_st = Classifier::load(golden(model + ".safetensors"), bigcolor::Device::CPU, 64);
     CHECK(from_pth.info().variant.starts_with("custom"));  // consistent but of no timm size: a size must be given
@@ -160,6 +160,16 @@ TEST_CASE("classifier: tf_efficientnet_l2_ns_475 is recognized from its manifest
   extra["blocks.3.7.extra.weight"] = {4};
   CHECK_THROWS_WITH_AS(bigcolor::identify_classifier(extra, "l2.safetensors"),
                        doctest::Contains("unexpected tensor 'blocks.3.7.extra.weight'"), bigcolor::Error);
+}
+
+TEST_CASE("classifier: torchvision's resnet50 layout (7x7 stem, strided 1x1 shortcut) is recognized") {
+  std::int64_t parameters = 0;
+  const StateShapes shapes = test::read_manifest(golden("torchvision_resnet50_manifest.txt"), &parameters);
+  const ClassifierInfo info = bigcolor::identify_classifier(shapes, "resnet50-0676ba61.pth");
+  CHECK(info.variant == "resnet50");
+  CHECK(info.input_size == 224);
+  CHECK(info.parameters == parameters);
+  CHECK(info.structure == "7x7 stem 64, blocks 3 4 6 3, strided shortcut, 2048 features, 1000 classes");
 }
 
 TEST_CASE("classifier: bad files are refused in one line naming the file and the tensor") {
@@ -207,7 +217,7 @@ TEST_CASE("cuda classifier: resnet50d, tf_efficientnet_b0 and the tiny files mat
     CHECK(c.device() == bigcolor::Device::CUDA);
     for (const std::string image : {"gray_1", "gray_2"}) check_logits(c, model, image, 224, "");
   }
-  for (const std::string model : {"tiny_resnetd", "tiny_efficientnet"}) {
+  for (const std::string model : {"tiny_resnetd", "tiny_efficientnet", "tiny_resnet"}) {
     const Classifier c = Classifier::load(golden(model + ".safetensors"), bigcolor::Device::CUDA, 64);
     check_logits(c, model, "gray_1", 64, ".s64");
     check_logits(c, model, "gray_1", 65, ".s65");
