@@ -21,6 +21,7 @@
 #include "api/pipeline.h"
 #include "bigcolor/bigcolor.h"
 #include "cli/common.h"
+#include "cli/input_scan.h"
 #include "imaging/color.h"
 #include "imaging/resize.h"
 #include "imaging/image.h"
@@ -40,72 +41,6 @@ namespace fs = std::filesystem;
 // ---- the command -----------------------------------------------------------------------------------------------
 
 namespace {
-
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-bool is_image_name(const fs::path& p) {
-  const std::string ext = lower(p.extension().string());
-  return ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".bmp";
-}
-
-struct InputImage {
-  std::string path;     // as loaded and shown
-  fs::path out_subdir;  // relative to the output folder: the image's folder below the input folder (--recursive)
-  std::string stem;
-};
-
-bool same_folder(const fs::path& a, const fs::path& b) {
-  std::error_code ec1, ec2;
-  const fs::path ca = fs::weakly_canonical(a, ec1), cb = fs::weakly_canonical(b, ec2);
-  return !ec1 && !ec2 && ca == cb;
-}
-
-// One folder traversal of the inputs. Each real folder is visited once, however many symlinks lead to it (a link
-// to an ancestor would otherwise loop until the path length gives out), and the output folder is never entered.
-struct FolderScan {
-  bool recursive = false;
-  fs::path skip;  // the output folder
-  std::set<std::pair<std::uintmax_t, std::uintmax_t>> visited;  // (device, inode) of each folder entered
-  std::vector<std::string> problems;  // image-named entries that are not regular files, one line each
-
-  // The images directly in `dir` (and below it with `recursive`), sorted by name; names starting with '.' and files
-  // whose extension is not .png/.jpg/.jpeg/.bmp are skipped.
-  void scan(const fs::path& root, const fs::path& dir, std::vector<InputImage>& out) {
-    struct stat st {};
-    if (::stat(dir.c_str(), &st) != 0) return;
-    if (!visited.insert({static_cast<std::uintmax_t>(st.st_dev), static_cast<std::uintmax_t>(st.st_ino)}).second)
-      return;
-    std::vector<fs::directory_entry> entries;
-    for (const fs::directory_entry& e : fs::directory_iterator(dir)) entries.push_back(e);
-    std::sort(entries.begin(), entries.end(), [](const fs::directory_entry& a, const fs::directory_entry& b) {
-      return a.path().filename().string() < b.path().filename().string();
-    });
-    std::vector<fs::path> linked;  // symlinks to folders: entered after the real sub-folders, so a folder reached
-                                   // both ways is named by its real path
-    for (const fs::directory_entry& e : entries) {
-      const std::string name = e.path().filename().string();
-      if (name.empty() || name[0] == '.') continue;
-      std::error_code ec;
-      if (e.is_directory(ec)) {
-        if (!recursive || same_folder(e.path(), skip)) continue;
-        if (e.is_symlink(ec)) linked.push_back(e.path());
-        else scan(root, e.path(), out);
-      } else if (is_image_name(e.path())) {
-        if (!e.is_regular_file(ec)) {
-          problems.push_back(e.path().string() + ": " + file_problem(e.path().string()));
-          continue;
-        }
-        fs::path sub = dir.lexically_relative(root);
-        if (sub == ".") sub.clear();
-        out.push_back({e.path().string(), sub, e.path().stem().string()});
-      }
-    }
-    for (const fs::path& p : linked) scan(root, p, out);
-  }
-};
 
 // Whether `stem` names a result of another input `other` ("<other>_c207", "<other>_c207_z01", "<other>_sheet"):
 // when the output folder is an input folder, an earlier run's results sit beside the photos and must not be
@@ -188,7 +123,10 @@ std::string colorize_one(Run& run, const InputImage& input) {
   bigcolor::ColorizeOptions request = run.request;
   std::optional<Image> loaded;
   std::string classes_text;
-  if (run.classifier) {
+  if (input.class_index >= 0) {  // --class-from-folder
+    request.classes = {std::to_string(input.class_index)};
+    conditionings = resolve_conditionings(request.classes, {}, {});
+  } else if (run.classifier) {
     loaded = load_image(input.path);
     request.classes.clear();
     for (const ClassPrediction& p : run.classifier->classify_gray(to_gray(*loaded), o.topk)) {
@@ -209,8 +147,12 @@ std::string colorize_one(Run& run, const InputImage& input) {
   const fs::path dir = run.output_dir / input.out_subdir;
   const std::string ext = o.png ? ".png" : ".jpg";
   std::vector<fs::path> paths;
-  for (const Conditioning& c : conditionings)
-    for (int k = 0; k < num_z; ++k) paths.push_back(dir / (result_name(input.stem, c, k, num_z, o.suffix) + ext));
+  if (input.class_index >= 0) {  // one result, named as the photo: eval pairs it with the photo by relative path
+    paths.push_back(dir / (input.stem + o.suffix + ext));
+  } else {
+    for (const Conditioning& c : conditionings)
+      for (int k = 0; k < num_z; ++k) paths.push_back(dir / (result_name(input.stem, c, k, num_z, o.suffix) + ext));
+  }
   if (o.sheet) paths.push_back(dir / (input.stem + "_sheet" + o.suffix + ".png"));
   // Which results are written: all of them, or with --skip-existing those not on disk yet.
   std::vector<bool> present(paths.size());
@@ -224,10 +166,11 @@ std::string colorize_one(Run& run, const InputImage& input) {
     BIGCOLOR_CHECK(!fs::is_directory(st), input.path, ": ", p.string(), " is a folder; a result cannot replace it");
     present[i] = fs::exists(st);
     n_present += present[i] ? 1 : 0;
-    BIGCOLOR_CHECK(o.overwrite || o.skip_existing || !present[i], input.path, ": ", p.string(),
+    BIGCOLOR_CHECK(o.overwrite || o.skip_existing || o.class_from_folder || !present[i], input.path, ": ", p.string(),
                    " already exists (--overwrite replaces it, --skip-existing keeps it)");
   }
-  const bool keep_present = o.skip_existing;  // (with --overwrite: refused in run_colorize)
+  // (--skip-existing with --overwrite is refused in run_colorize; --class-from-folder resumes unless --overwrite)
+  const bool keep_present = o.skip_existing || (o.class_from_folder && !o.overwrite);
   if (keep_present && n_present == paths.size()) {
     ++run.skipped;
     return input.path + ": skipped, its " + std::to_string(paths.size()) +
@@ -322,10 +265,17 @@ int run_colorize(const ColorizeOptions& o) {
   const bool explicit_classes = !o.request.classes.empty() || !o.request.mix.empty();
   if (o.classifier.empty() && (o.topk_given || o.classifier_size > 0))
     throw UsageError("--topk and --classifier-size choose classes with a classifier: give --classifier FILE");
-  const bool use_classifier = !o.classifier.empty() && !explicit_classes;
+  if (o.class_from_folder) {
+    if (explicit_classes || !o.classifier.empty())
+      throw UsageError("--class-from-folder takes each image's class from its folder: it excludes --class, --mix "
+                       "and --classifier");
+    if (o.request.num_z != 1 || o.sheet)
+      throw UsageError("--class-from-folder writes one result per image, named as the image: no --num-z or --sheet");
+  }
+  const bool use_classifier = !o.classifier.empty() && !explicit_classes && !o.class_from_folder;
   if (!o.classifier.empty() && explicit_classes && !o.quiet)
     std::cerr << "bigcolor: --class/--mix given, so the classifier is not used" << std::endl;
-  if (!use_classifier) {
+  if (!use_classifier && !o.class_from_folder) {
     if (!explicit_classes)
       throw UsageError("colorize needs --class (one or more classes), --mix A B, or --classifier FILE to pick "
                        "each photo's classes");
@@ -355,6 +305,29 @@ int run_colorize(const ColorizeOptions& o) {
     if (const std::string problem = file_problem(p.string()); !problem.empty()) {
       report_failure(arg, problem);
       ++failed;
+    } else if (o.class_from_folder) {
+      if (!fs::is_directory(p, ec)) {
+        report_failure(arg, "--class-from-folder needs ImageFolder roots (a folder of class folders), not a file");
+        ++failed;
+        continue;
+      }
+      std::vector<std::string> classes;
+      std::size_t undecodable = 0;
+      const std::vector<InputImage> found = image_folder_inputs(p, scan, classes, undecodable);
+      if (classes.empty() || found.empty()) {
+        report_failure(arg, classes.empty() ? "no class folders in this folder (--class-from-folder)"
+                                            : "no images (.png, .jpg, .jpeg, .bmp) in its class folders");
+        ++failed;
+        continue;
+      }
+      if (undecodable > 0)
+        std::cerr << "bigcolor: " << arg << ": " << undecodable
+                  << " files of formats this reader cannot decode (.ppm, .pgm, .tif, .tiff, .webp) are not "
+                     "colorized; convert them to PNG" << std::endl;
+      run.note(arg + ": " + std::to_string(classes.size()) + " classes (" + classes.front() + " = 0 .. " +
+               classes.back() + " = " + std::to_string(classes.size() - 1) + "), " + std::to_string(found.size()) +
+               " images");
+      images.insert(images.end(), found.begin(), found.end());
     } else if (fs::is_directory(p, ec)) {
       const std::size_t before = images.size();
       try {
@@ -377,6 +350,7 @@ int run_colorize(const ColorizeOptions& o) {
     std::cerr << "bigcolor: " << one_line(problem) << std::endl;
     ++failed;
   }
+  if (o.limit > 0 && images.size() > static_cast<std::size_t>(o.limit)) images.resize(o.limit);
   if (const std::size_t dropped = drop_earlier_results(images, run.output_dir); dropped > 0 && !o.quiet)
     std::cerr << "bigcolor: " << dropped << (dropped == 1 ? " input is" : " inputs are")
               << " a result of another input in its own output folder (an earlier run's); not colorized again"
@@ -424,8 +398,13 @@ int run_colorize(const ColorizeOptions& o) {
       check.classes = {"0"};
       run.model->check(check);
     } else {
-      run.model->check(run.request);
+      bigcolor::ColorizeOptions check = run.request;
+      if (o.class_from_folder) check.classes = {"0"};  // the classes come per image
+      run.model->check(check);
     }
+    if (o.class_from_folder && !run.request.z.empty() && run.request.z.size() != 1)
+      throw UsageError("--class-from-folder writes one result per image: give a --z-file with one z, not " +
+                       std::to_string(run.request.z.size()));
     run.num_z = run.request.z.empty() ? o.request.num_z : static_cast<int>(run.request.z.size());
     run.note("device: " + std::string(device_name(run.device)) +
              (run.device == Device::CPU ? threads_text(omp_get_max_threads()) : std::string()) +
@@ -456,7 +435,13 @@ int run_colorize(const ColorizeOptions& o) {
   if (!o.quiet) {
     std::ostringstream s;
     s << "colorized " << done << " of " << done + failed + run.skipped << " images (" << run.results
-      << (run.results == 1 ? " result" : " results") << ") in " << format_seconds(watch.seconds()) << "; ";
+      << (run.results == 1 ? " result" : " results") << ") in " << format_seconds(watch.seconds());
+    if (done > 0) {
+      char rate[48];
+      std::snprintf(rate, sizeof rate, " (%.2f images/s)", done / std::max(watch.seconds(), 1e-9));
+      s << rate;
+    }
+    s << "; ";
     if (run.skipped > 0) s << run.skipped << " skipped (results present); ";
     s << failed << " failed; peak memory: host "
       << format_bytes(peak_host_memory());

@@ -52,6 +52,10 @@ struct ColorizeOptions {
   bool overwrite = false;
   bool skip_existing = false;  // an input whose results all exist is skipped (a resumed run); missing ones are made
   bool recursive = false;
+  // the validation run (the official colorize.py over ImageNet val/): each input is a torchvision ImageFolder root,
+  // each image's class is its class folder's index, results keep the tree and are named <stem><suffix>.jpg
+  bool class_from_folder = false;
+  int limit = 0;  // > 0: only the first N images (in input order; colorize.py's --iter_max)
   // execution
   std::string device = "auto";  // cpu, cuda, auto
   int threads = 0;              // 0: OpenMP's default

@@ -151,6 +151,14 @@ CLI::App* add_colorize_command(CLI::App& app, ColorizeOptions& o) {
                      "Also colorize the images in the subfolders of input folders (each real folder once, however "
                      "many symlinks lead to it; the output folder itself, and an earlier run's results beside their "
                      "photos, are skipped)");
+  colorize->add_flag("--class-from-folder", o.class_from_folder,
+                     "The validation run of the official colorize.py: every input is an ImageFolder root (val/); each "
+                     "image is colorized with the index of its class folder (sorted names, as torchvision's "
+                     "ImageFolder) and written as OUT_DIR/<class folder>/<stem>.jpg; results already present are "
+                     "kept (resumable) unless --overwrite");
+  colorize->add_option("--limit", o.limit, "Colorize only the first N images (in input order)")
+      ->check(number_check())
+      ->check(CLI::Range(1, 100000000));
   colorize->add_option("--device", o.device,
                        "Where the network runs: cpu, cuda, or auto (cuda when a GPU is visible and this build has "
                        "the CUDA backend)")
