@@ -142,6 +142,28 @@ Tensor classifier_input(const Tensor& gray, int size) {
   return resize_bilinear(rgb, size, size);
 }
 
+Tensor imagenet_eval_input(const Tensor& rgb, int resize, int crop) {
+  BIGCOLOR_CHECK(rgb.ndim() == 4 && rgb.dim(0) == 1 && rgb.dim(1) == 3, "imagenet_eval_input: ", rgb.describe(),
+                 ", expected (1, 3, H, W)");
+  const ImageSize size = model_input_size(static_cast<int>(rgb.dim(2)), static_cast<int>(rgb.dim(3)),
+                                          ResizeMode::Absolute, resize);
+  BIGCOLOR_CHECK(size.height >= crop && size.width >= crop, "imagenet_eval_input: ", size.width, "x", size.height,
+                 " after the resize is smaller than the ", crop, "x", crop, " crop");
+  const Tensor resized = resize_bilinear(rgb, size.height, size.width);
+  const int top = static_cast<int>(std::nearbyint((size.height - crop) / 2.0));  // round half to even
+  const int left = static_cast<int>(std::nearbyint((size.width - crop) / 2.0));
+  constexpr float kMean[3] = {0.485f, 0.456f, 0.406f}, kStd[3] = {0.229f, 0.224f, 0.225f};
+  Tensor out = Tensor::empty({1, 3, crop, crop});
+  const float* src = resized.data<float>();
+  float* dst = out.data<float>();
+  for (int c = 0; c < 3; ++c)
+    for (int y = 0; y < crop; ++y)
+      for (int x = 0; x < crop; ++x)
+        dst[(c * crop + y) * crop + x] =
+            (src[(static_cast<std::int64_t>(c) * size.height + top + y) * size.width + left + x] - kMean[c]) / kStd[c];
+  return out;
+}
+
 std::vector<ClassPrediction> top_classes(const std::vector<float>& logits, int k) {
   BIGCOLOR_CHECK(k >= 1 && static_cast<std::size_t>(k) <= logits.size(), "top_classes: k = ", k, " of ",
                  logits.size(), " classes");

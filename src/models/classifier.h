@@ -82,6 +82,13 @@ class Classifier {
 // (1, 1, H, W) gray in [0, 1] -> (1, 3, size, size): repeated to 3 channels, resized as torchvision 0.11 does.
 Tensor classifier_input(const Tensor& gray, int size);
 
+// The standard ImageNet evaluation input (`bigcolor eval`'s accuracy protocol): rgb (1, 3, H, W) in [0, 1] -> the
+// short side resized to `resize` and the long side to int(resize · long / short) (torchvision 0.11 Resize(256) on a
+// tensor: bilinear, no antialiasing), center-cropped to crop × crop (torchvision CenterCrop: top =
+// int(round((h − crop) / 2.0)) with Python's round, half to even; left likewise), normalized with ImageNet's mean
+// (0.485, 0.456, 0.406) and std (0.229, 0.224, 0.225) -> (1, 3, crop, crop).
+Tensor imagenet_eval_input(const Tensor& rgb, int resize = 256, int crop = 224);
+
 // The k largest of one row of logits (k ≤ its length), best first; ties keep the lower index first (as
 // torch.topk on the CPU), probabilities from a softmax in double.
 std::vector<ClassPrediction> top_classes(const std::vector<float>& logits, int k);
