@@ -57,6 +57,27 @@ TEST_CASE("safetensors: round trip is bit-exact, with metadata") {
   CHECK_FALSE(tmp.good());  // the temporary file was renamed away
 }
 
+TEST_CASE("safetensors: F64 tensors are read as F32, rounded to nearest") {
+  const std::string path = temp_file("f64.safetensors");
+  const std::string header = R"({"d":{"dtype":"F64","shape":[3],"data_offsets":[0,24]}})";
+  {
+    std::ofstream f(path, std::ios::binary | std::ios::trunc);
+    const std::uint64_t n = header.size();
+    for (int i = 0; i < 8; ++i) f.put(static_cast<char>(n >> (8 * i)));
+    f << header;
+    const double values[3] = {0.1, -176.28214450001, 1e300};
+    f.write(reinterpret_cast<const char*>(values), sizeof values);
+  }
+  const SafetensorsFile file = load_safetensors(path);
+  const Tensor& d = file.at("d");
+  CHECK(d.dtype() == DType::F32);
+  const std::vector<float> v = d.to_vector();
+  CHECK(v[0] == 0.1f);
+  CHECK(v[1] == static_cast<float>(-176.28214450001));
+  CHECK(std::isinf(v[2]));  // beyond F32's range
+  check_rejected(R"({"d":{"dtype":"F64","shape":[2],"data_offsets":[0,8]}})", 8, "needs 16");
+}
+
 TEST_CASE("safetensors: broken and lying files are clear errors") {
   CHECK_THROWS_WITH_AS(load_safetensors("/nonexistent/x.safetensors"), doctest::Contains("cannot open"), Error);
   const std::string tiny = temp_file("tiny.safetensors");

@@ -32,6 +32,7 @@ struct Entry {
   DType dtype;
   Shape shape;
   std::uint64_t begin, end;
+  bool f64 = false;  // stored as F64, held as F32 (rounded to nearest)
 };
 
 // Reads one header entry, checking every field's type and the size the shape implies.
@@ -44,7 +45,10 @@ Entry parse_entry(const std::string& path, const std::string& name, const Json& 
     fail("missing or malformed data_offsets");
   Entry e{name, DType::F32, {}, 0, 0};
   std::string dtype = value["dtype"].get<std::string>();
-  if (!parse_dtype(dtype, e.dtype)) fail("unsupported dtype " + dtype + " (supported: F32, F16, BF16, I32, I64)");
+  e.f64 = dtype == "F64";
+  if (!e.f64 && !parse_dtype(dtype, e.dtype))
+    fail("unsupported dtype " + dtype + " (supported: F32, F64, F16, BF16, I32, I64)");
+  const std::uint64_t element_size = e.f64 ? 8 : dtype_size(e.dtype);
   std::uint64_t elements = 1;
   for (const Json& d : value["shape"]) {
     if (!d.is_number_unsigned()) fail("shape has a non-integer or negative dimension");
@@ -58,9 +62,9 @@ Entry parse_entry(const std::string& path, const std::string& name, const Json& 
   e.begin = value["data_offsets"][0].get<std::uint64_t>();
   e.end = value["data_offsets"][1].get<std::uint64_t>();
   if (e.end < e.begin) fail("data_offsets end before they begin");
-  if (e.end - e.begin != elements * dtype_size(e.dtype))
+  if (e.end - e.begin != elements * element_size)
     fail("data_offsets span " + std::to_string(e.end - e.begin) + " bytes but shape " + shape_string(e.shape) +
-         " of " + dtype + " needs " + std::to_string(elements * dtype_size(e.dtype)));
+         " of " + dtype + " needs " + std::to_string(elements * element_size));
   return e;
 }
 
@@ -128,6 +132,14 @@ SafetensorsFile load_safetensors(const std::string& path) {
   }
   for (const Entry& e : entries) {
     Tensor t = Tensor::empty(e.shape, e.dtype, Device::CPU);
+    if (e.f64) {
+      std::vector<double> values(static_cast<std::size_t>(t.numel()));
+      BIGCOLOR_CHECK(read_at(8 + header_len + e.begin, values.data(), values.size() * sizeof(double)), path,
+                     ": read error in tensor '", e.name, "'");
+      std::transform(values.begin(), values.end(), t.data<float>(), [](double v) { return static_cast<float>(v); });
+      result.tensors.emplace(e.name, std::move(t));
+      continue;
+    }
     BIGCOLOR_CHECK(read_at(8 + header_len + e.begin, t.nbytes() ? t.raw() : nullptr, t.nbytes()), path,
                    ": read error in tensor '", e.name, "'");
     result.tensors.emplace(e.name, std::move(t));

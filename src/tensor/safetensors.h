@@ -3,6 +3,8 @@
 // the raw little-endian data. Every structural promise of the header is checked against the file: a lying file
 // (offsets past the end, sizes that do not match the shape, overlapping tensors, unknown dtypes, a header longer
 // than 100 MB or than the file) is a bigcolor::Error naming the file and the problem.
+// Dtypes: F32, F16, BF16, I32, I64 as stored; F64 is read as F32, rounded to nearest (the runtime computes in F32;
+// the torch reader does the same with DoubleStorage).
 #pragma once
 
 #include <map>
