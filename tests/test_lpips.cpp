@@ -4,13 +4,21 @@
 // every image pair against lpips.LPIPS(net='vgg', pnet_rand=True) with the seeded VGG and the wheel's lin weights.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <limits>
 #include <map>
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "eval/lpips.h"
+#include "imaging/image.h"
+#include "models/checkpoint.h"
 #include "models/vgg16.h"
 #include "seeded_state.h"
 #include "tensor/error.h"
@@ -59,6 +67,126 @@ State lin_state(const std::array<std::int64_t, 5>& w, float value = -1.0f) {
 }
 
 constexpr std::array<std::int64_t, 5> kTiny = {4, 6, 8, 8, 12};
+
+// The F32 and F64 scalars (one element) of a safetensors file, as doubles. metrics.safetensors holds F64 tensors,
+// which load_safetensors (F32, F16, BF16, I32, I64) does not read; this reads only what the tests need.
+std::map<std::string, double> read_scalars(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  REQUIRE_MESSAGE(in.good(), path, " is missing");
+  std::uint64_t n = 0;
+  in.read(reinterpret_cast<char*>(&n), 8);
+  REQUIRE(n < (100u << 20));
+  std::string header(n, '\0');
+  in.read(header.data(), static_cast<std::streamsize>(n));
+  const nlohmann::json j = nlohmann::json::parse(header);
+  std::map<std::string, double> out;
+  for (const auto& [name, e] : j.items()) {
+    if (name == "__metadata__") continue;
+    const std::string dtype = e["dtype"];
+    const std::uint64_t begin = e["data_offsets"][0], end = e["data_offsets"][1];
+    if ((dtype != "F32" || end - begin != 4) && (dtype != "F64" || end - begin != 8)) continue;
+    in.seekg(static_cast<std::streamoff>(8 + n + begin));
+    if (dtype == "F32") {
+      float v = 0;
+      in.read(reinterpret_cast<char*>(&v), 4);
+      out[name] = v;
+    } else {
+      double v = 0;
+      in.read(reinterpret_cast<char*>(&v), 8);
+      out[name] = v;
+    }
+    REQUIRE(in.good());
+  }
+  return out;
+}
+
+// (1, 3, H, W) each -> (N, 3, H, W).
+Tensor batch_of(const std::vector<Tensor>& images) {
+  std::vector<float> all;
+  for (const Tensor& t : images) {
+    const std::vector<float> v = t.to_vector();
+    all.insert(all.end(), v.begin(), v.end());
+  }
+  Shape shape = images.front().shape();
+  shape[0] = static_cast<std::int64_t>(images.size());
+  return Tensor::from_vector(all, shape);
+}
+
+struct GoldenPairs {
+  std::vector<std::string> rels;  // n01440764/img_00.png, ... sorted
+  Tensor ref, pred;               // (64, 3, 48, 48) in [0, 1]
+};
+
+const GoldenPairs& golden_pairs() {
+  static const GoldenPairs pairs = [] {
+    GoldenPairs p;
+    const std::filesystem::path root = test::golden_path("eval/ref");
+    for (const auto& e : std::filesystem::recursive_directory_iterator(root))
+      if (e.is_regular_file() && e.path().extension() == ".png")
+        p.rels.push_back(std::filesystem::relative(e.path(), root).generic_string());
+    std::sort(p.rels.begin(), p.rels.end());
+    std::vector<Tensor> ref, pred;
+    for (const std::string& r : p.rels) {
+      ref.push_back(bigcolor::to_tensor(bigcolor::load_image(test::golden_path("eval/ref/" + r))));
+      pred.push_back(bigcolor::to_tensor(bigcolor::load_image(test::golden_path("eval/pred/" + r))));
+      REQUIRE_MESSAGE(ref.back().shape() == Shape({1, 3, 48, 48}), r);
+      REQUIRE_MESSAGE(pred.back().shape() == Shape({1, 3, 48, 48}), r);
+    }
+    p.ref = batch_of(ref);
+    p.pred = batch_of(pred);
+    return p;
+  }();
+  return pairs;
+}
+
+// lpips' VGG as tools/make_golden_eval.py seeds it: the recipe's weights from the manifest, every bias 0.
+Lpips golden_lpips(Device device) {
+  const bigcolor::StateShapes shapes = test::read_manifest(test::golden_path("eval/lpips_vgg_manifest.txt"));
+  CHECK(shapes.size() == 26);
+  State vgg;
+  for (const auto& [name, shape] : shapes)
+    vgg[name] = name.ends_with(".bias") ? Tensor::zeros(shape) : test::seeded_tensor(name, shape);
+  const std::string lin_path = test::golden_path("eval/lpips_vgg_v0.1.pth");
+  const bigcolor::NamedTensors lin = bigcolor::load_state_dict_file(lin_path);
+  return Lpips::from_state(vgg, "lpips_vgg_manifest.txt (seeded, biases 0)", State(lin.begin(), lin.end()), lin_path,
+                           device);
+}
+
+// Every pair against lpips' float32 values: normalized error over the vector ≤ 1e-4 and each pair within 1e-4
+// relative; the errors against lpips' float64 recomputation are printed for the report.
+void check_golden(Device device) {
+  const Lpips l = golden_lpips(device);
+  CHECK(l.channels() == std::array<std::int64_t, 5>{64, 128, 256, 512, 512});
+  const GoldenPairs& pairs = golden_pairs();
+  REQUIRE(pairs.rels.size() == 64);
+  const std::map<std::string, double> metrics = read_scalars(test::golden_path("eval/metrics.safetensors"));
+  const std::vector<double> d = l.distance(pairs.ref, pairs.pred);
+  REQUIRE(d.size() == pairs.rels.size());
+  double diff32 = 0, norm32 = 0, diff64 = 0, norm64 = 0, worst32 = 0, worst64 = 0, lo = 1e300, hi = 0;
+  for (std::size_t i = 0; i < d.size(); ++i) {
+    const std::string& r = pairs.rels[i];
+    REQUIRE_MESSAGE(metrics.count("lpips." + r) == 1, "lpips.", r);
+    REQUIRE_MESSAGE(metrics.count("lpips64." + r) == 1, "lpips64.", r);
+    const double v32 = metrics.at("lpips." + r), v64 = metrics.at("lpips64." + r);
+    diff32 += (d[i] - v32) * (d[i] - v32);
+    norm32 += v32 * v32;
+    diff64 += (d[i] - v64) * (d[i] - v64);
+    norm64 += v64 * v64;
+    const double rel32 = std::abs(d[i] - v32) / std::abs(v32);
+    worst32 = std::max(worst32, rel32);
+    worst64 = std::max(worst64, std::abs(d[i] - v64) / std::abs(v64));
+    lo = std::min(lo, v32);
+    hi = std::max(hi, v32);
+    CHECK_MESSAGE(rel32 <= 1e-4, r, ": ", d[i], " vs lpips ", v32);
+  }
+  const double e32 = std::sqrt(diff32 / norm32), e64 = std::sqrt(diff64 / norm64);
+  MESSAGE("lpips (", std::string(bigcolor::device_name(device)), "): normalized error ", e32, " vs lpips float32 (max rel ",
+          worst32, "), ", e64, " vs float64 (max rel ", worst64, "); values ", lo, " .. ", hi);
+  CHECK(e32 <= 1e-4);
+  CHECK(e64 <= 1e-4);
+  // Identical images: exactly 0.
+  for (const double z : l.distance(pairs.ref, pairs.ref)) CHECK(z == 0.0);
+}
 
 }  // namespace
 
@@ -209,4 +337,41 @@ TEST_CASE("lpips: the VGG and lin files are read strictly, errors name the file 
   CHECK_THROWS_WITH_AS(Lpips::load(absent, lin_path), doctest::Contains(absent.c_str()), bigcolor::Error);
 }
 
+TEST_CASE("lpips: every golden pair matches lpips.LPIPS(net='vgg') with the seeded VGG and the wheel's lin weights") {
+  check_golden(Device::CPU);
+}
+
+TEST_CASE("lpips: the wheel's lin file and a full-size VGG file are read, extras ignored") {
+  const std::string lin_path = test::golden_path("eval/lpips_vgg_v0.1.pth");  // legacy torch.save
+  test::TempFolder dir("bigcolor_lpips_");
+  const std::string vgg_path = (dir.path() / "vgg16.safetensors").string();
+  State vgg = seeded_vgg({64, 128, 256, 512, 512});
+  vgg["classifier.6.bias"] = Tensor::zeros({1000});
+  bigcolor::save_safetensors(vgg_path, vgg);
+  const Lpips l = Lpips::load(vgg_path, lin_path);
+  CHECK(l.channels() == std::array<std::int64_t, 5>{64, 128, 256, 512, 512});
+  // The wheel's weights against a tiny VGG: the widths must match.
+  const std::string tiny_path = (dir.path() / "tiny.safetensors").string();
+  bigcolor::save_safetensors(tiny_path, seeded_vgg(kTiny));
+  CHECK_THROWS_WITH_AS(Lpips::load(tiny_path, lin_path),
+                       doctest::Contains((lin_path + ": 'lin0.model.1.weight' has shape (1, 64, 1, 1), expected (1, 4, 1, 1)").c_str()),
+                       bigcolor::Error);
+}
+
 }  // TEST_SUITE("eval")
+
+// The VGG through cuDNN, the rest on the host: the same golden values at the same bar.
+TEST_SUITE("cuda" * doctest::skip(!bigcolor::cuda_available())) {
+
+TEST_CASE("cuda lpips: every golden pair matches lpips on the GPU, identical images give 0") {
+  if (!bigcolor::cuda_available()) return;
+  check_golden(Device::CUDA);
+  const Lpips l = golden_lpips(Device::CUDA);
+  CHECK(l.device() == Device::CUDA);
+  const GoldenPairs& pairs = golden_pairs();
+  const std::vector<double> on_host_input = l.distance(pairs.ref, pairs.pred);
+  const std::vector<double> on_device_input = l.distance(pairs.ref.to(Device::CUDA), pairs.pred.to(Device::CUDA));
+  for (std::size_t i = 0; i < on_host_input.size(); ++i) CHECK(on_device_input[i] == on_host_input[i]);
+}
+
+}  // TEST_SUITE("cuda")
