@@ -303,6 +303,13 @@ TEST_CASE("unpickler: opcodes and values") {
   CHECK(misc.value()[2].is(Kind::Tuple));
   CHECK(&misc.value()[2][0] == &misc.value()[2][1]);
 
+  // Python 2's str (SHORT_BINSTRING, BINSTRING) reads as str; a negative BINSTRING length is refused.
+  const Pickle py2 = unpickle_bytes(std::string("\x80\x02(U\x02hiT\x03\x00\x00\x00" "abct.", 17));
+  REQUIRE(py2.value().size() == 2);
+  CHECK(py2.value()[0].as_string() == "hi");
+  CHECK(py2.value()[1].as_string() == "abc");
+  check_bytes_rejected(std::string("\x80\x02T\xff\xff\xff\xff.", 8), "BINSTRING with a negative length");
+
   // persistent ids need a torch archive; the functions of an allowed module are still refused unless listed.
   check_bytes_rejected(std::string("\x80\x02X\x01\x00\x00\x00" "aQ.", 10), "persistent id in a plain pickle");
   check_bytes_rejected("\x80\x02" "ctorch._utils\n_load_from_bytes\n.", "unsupported pickle global 'torch._utils._load_from_bytes'");

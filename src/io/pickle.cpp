@@ -749,6 +749,13 @@ const PickleValue* Unpickler::run() {
         push(v);
         break;
       }
+      case 'U': push(make_text(Kind::String, take_uint(1))); break;   // SHORT_BINSTRING (Python 2 str)
+      case 'T': {  // BINSTRING (Python 2 str): a signed 4-byte length
+        const std::int32_t n = static_cast<std::int32_t>(static_cast<std::uint32_t>(take_uint(4)));
+        if (n < 0) fail("BINSTRING with a negative length");
+        push(make_text(Kind::String, static_cast<std::uint64_t>(n)));
+        break;
+      }
       case 0x8c: push(make_text(Kind::String, take_uint(1))); break;  // SHORT_BINUNICODE
       case 'X': push(make_text(Kind::String, take_uint(4))); break;   // BINUNICODE
       case 0x8d: push(make_text(Kind::String, take_uint(8))); break;  // BINUNICODE8

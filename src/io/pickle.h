@@ -18,11 +18,13 @@
 //
 // Supported opcodes: PROTO FRAME STOP MARK POP POP_MARK DUP NONE NEWTRUE NEWFALSE BININT BININT1 BININT2 LONG1
 // LONG4 BINFLOAT SHORT_BINUNICODE BINUNICODE BINUNICODE8 SHORT_BINBYTES BINBYTES BINBYTES8 BYTEARRAY8
-// EMPTY_DICT DICT EMPTY_LIST LIST EMPTY_TUPLE TUPLE TUPLE1 TUPLE2 TUPLE3 EMPTY_SET ADDITEMS FROZENSET APPEND
-// APPENDS SETITEM SETITEMS BINPUT LONG_BINPUT MEMOIZE BINGET LONG_BINGET GLOBAL STACK_GLOBAL REDUCE BUILD NEWOBJ
-// NEWOBJ_EX BINPERSID. The text opcodes of protocols 0 and 1 (INT, STRING, GET, PUT, INST, OBJ, PERSID, ...),
-// Python 2 strings, extension codes and out-of-band buffers are an Error naming the opcode and its offset; an
-// unknown byte is an Error giving the byte and its offset.
+// SHORT_BINSTRING BINSTRING EMPTY_DICT DICT EMPTY_LIST LIST EMPTY_TUPLE TUPLE TUPLE1 TUPLE2 TUPLE3 EMPTY_SET
+// ADDITEMS FROZENSET APPEND APPENDS SETITEM SETITEMS BINPUT LONG_BINPUT MEMOIZE BINGET LONG_BINGET GLOBAL
+// STACK_GLOBAL REDUCE BUILD NEWOBJ NEWOBJ_EX BINPERSID. SHORT_BINSTRING and BINSTRING, Python 2's str (torch.save
+// under Python 2 wrote them: lpips' lin weights, lpips/weights/v0.1/*.pth), are read as str, as torch.load's default
+// encoding='utf-8' reads them. The text opcodes of protocols 0 and 1 (INT, STRING, GET, PUT, INST, OBJ, PERSID,
+// ...), extension codes and out-of-band buffers are an Error naming the opcode and its offset; an unknown byte is
+// an Error giving the byte and its offset.
 //
 // Nothing is trusted: every length is checked against the bytes that remain before anything is allocated, and the
 // stack, the memo, the MARK nesting and the number of values are bounded (limits below), so a hostile pickle ends in

@@ -70,21 +70,39 @@ Tensor VGG16Features::backward(const Features& d_features) {
   return d;
 }
 
-std::unique_ptr<VGG16Features> load_vgg16_features(const std::string& path) {
-  const NamedTensors file = load_state_dict_file(path);
-  std::map<std::string, Tensor> by_name(file.begin(), file.end());
-  std::array<std::int64_t, VGG16Features::kConvs> widths{};
+std::vector<Vgg16Conv> vgg16_convs(const std::map<std::string, Tensor>& state, int count, const std::string& source) {
+  BIGCOLOR_CHECK(count >= 1 && count <= static_cast<int>(kVgg16ConvIndex.size()), "vgg16_convs: ", count,
+                 " convs asked, VGG16 has ", kVgg16ConvIndex.size());
+  std::vector<Vgg16Conv> convs;
   std::int64_t in = 3;
-  for (int i = 0; i < VGG16Features::kConvs; ++i) {
-    const std::string key = "features." + std::to_string(VGG16Features::kIndex[static_cast<std::size_t>(i)]);
-    const auto w = by_name.find(key + ".weight");
-    BIGCOLOR_CHECK(w != by_name.end(), path, ": '", key, ".weight' is missing (not a torchvision vgg16 state dict?)");
+  for (int i = 0; i < count; ++i) {
+    const std::string key = "features." + std::to_string(kVgg16ConvIndex[static_cast<std::size_t>(i)]);
+    const auto w = state.find(key + ".weight");
+    BIGCOLOR_CHECK(w != state.end(), source, ": '", key, ".weight' is missing (not a torchvision vgg16 state dict?)");
     const Shape& s = w->second.shape();
-    BIGCOLOR_CHECK(s.size() == 4 && s[1] == in && s[2] == 3 && s[3] == 3, path, ": '", key, ".weight' has shape ",
+    BIGCOLOR_CHECK(s.size() == 4 && s[1] == in && s[2] == 3 && s[3] == 3, source, ": '", key, ".weight' has shape ",
                    shape_string(s), ", expected (C, ", in, ", 3, 3) for VGG16's layer ", key);
-    widths[static_cast<std::size_t>(i)] = s[0];
+    BIGCOLOR_CHECK(w->second.dtype() == DType::F32, source, ": '", key, ".weight' is ", dtype_name(w->second.dtype()),
+                   ", expected F32");
+    const auto b = state.find(key + ".bias");
+    BIGCOLOR_CHECK(b != state.end(), source, ": '", key, ".bias' is missing");
+    BIGCOLOR_CHECK(b->second.shape() == Shape{s[0]}, source, ": '", key, ".bias' has shape ",
+                   shape_string(b->second.shape()), ", expected (", s[0], ")");
+    BIGCOLOR_CHECK(b->second.dtype() == DType::F32, source, ": '", key, ".bias' is ", dtype_name(b->second.dtype()),
+                   ", expected F32");
+    convs.push_back({w->second, b->second});
     in = s[0];
   }
+  return convs;
+}
+
+std::unique_ptr<VGG16Features> load_vgg16_features(const std::string& path) {
+  const NamedTensors file = load_state_dict_file(path);
+  const std::map<std::string, Tensor> by_name(file.begin(), file.end());
+  const std::vector<Vgg16Conv> convs = vgg16_convs(by_name, VGG16Features::kConvs, path);
+  std::array<std::int64_t, VGG16Features::kConvs> widths{};
+  for (int i = 0; i < VGG16Features::kConvs; ++i)
+    widths[static_cast<std::size_t>(i)] = convs[static_cast<std::size_t>(i)].weight.dim(0);
   auto vgg = std::make_unique<VGG16Features>(widths);
   NamedTensors used;
   for (const auto& entry : vgg->state()) {

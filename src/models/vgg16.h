@@ -13,6 +13,7 @@
 #pragma once
 
 #include <array>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,6 +41,19 @@ class VGG16Features : public Module {
   std::vector<Tensor> relu_out_;  // every ReLU output of the last forward (kept while gradients are enabled)
   std::vector<Tensor> pool_in_;   // the inputs of the three max pools
 };
+
+// torchvision's vgg16().features: the indices of its 13 convs (conv1_1 .. conv5_3); ReLUs follow each conv, 2×2 max
+// pools follow relu1_2, relu2_2, relu3_3, relu4_3 and relu5_3 (indices 4, 9, 16, 23, 30).
+inline constexpr std::array<int, 13> kVgg16ConvIndex = {0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28};
+
+struct Vgg16Conv {
+  Tensor weight;  // (C, in, 3, 3)
+  Tensor bias;    // (C)
+};
+// The first `count` convs of a torchvision vgg16 state dict (name -> tensor), checked strictly: features.<i>.weight
+// present, 3×3, F32 and chained (input channels = the previous conv's outputs, 3 for conv1_1), features.<i>.bias (C).
+// Other entries (the later layers, the classifier) are ignored. Errors start with `source` and name the first bad key.
+std::vector<Vgg16Conv> vgg16_convs(const std::map<std::string, Tensor>& state, int count, const std::string& source);
 
 // Reads torchvision's vgg16 state dict (e.g. vgg16-397923af.pth, torch.save in either format, or a .safetensors
 // file with the same names): features.{0,2,5,7,10,12,14,17,19}.weight/bias are required, each 3×3 and chained
