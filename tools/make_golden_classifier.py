@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Writes the golden reference data of bigcolor's ImageNet classifiers (timm's resnet50d and the TF-ported
-EfficientNets, forward in eval mode) to tests/golden/classifiers/.
+"""Writes the golden reference data of bigcolor's ImageNet classifiers (timm's resnet50d, the plain torchvision-layout
+ResNet and the TF-ported EfficientNets, forward in eval mode) to tests/golden/classifiers/.
 
 How to run (from the repository root; needs `torch`, `timm`, `numpy`, `pillow`, `safetensors` and `scikit-image`
 (for its bundled sample photos) from PyPI, CPU only, about 15 seconds on 2 cores):
@@ -22,7 +22,8 @@ image-dependent signal shrinks about tenfold per stage, so the seeded EfficientN
 photos by ~3e-6 relative (the tests would have tested the head only). Calibrated, every batch norm normalises the
 activations it actually sees, and the logits depend on the photo: <model>.image_sensitivity =
 ||l(gray_1) - l(gray_2)|| / ||l(gray_1)|| (printed, stored in the metadata) is 0.36 (resnet50d), 0.73
-(tf_efficientnet_b0), 0.72 (tiny_resnetd, s = 64), 0.88 (tiny_efficientnet, s = 64); the script warns below 1e-2.
+(tf_efficientnet_b0), 0.72 (tiny_resnetd, s = 64), 0.88 (tiny_efficientnet, s = 64), 0.59 (tiny_resnet, s = 64); the
+script warns below 1e-2.
 
 Input pipeline, as BigColor's colorize_real.py feeds its classifier: the 8-bit gray photo as value / 255 in float32
 (ToTensor of the 'L' image), shape (1,1,H,W), repeated to (1,3,H,W), resized to (s,s) with
@@ -47,28 +48,32 @@ Files:
       resnet50d.gray_1.input_gray       (1,1,224,224) the resized input of resnet50d/gray_1 (a test of the resize
                                         alone); its three channels are identical copies, so one is stored: the C++
                                         test checks all three channels of its classifier_input against it
-      <tiny>.<image>.s64.logits         (1,10) for tiny_resnetd and tiny_efficientnet, both images, s = 64
+      <tiny>.<image>.s64.logits         (1,10) for tiny_resnetd, tiny_efficientnet and tiny_resnet, both images,
+                                        s = 64
       <tiny>.gray_1.s65.logits          (1,10) s = 65 (odd: TF 'same' padding and ceil-mode pooling hit odd sizes),
                                         with the statistics calibrated at s = 64
   calibrated_stats.safetensors    F32, the calibrated running statistics, named <model>.<state-dict key> for every
                                   `.running_mean` and `.running_var` of resnet50d and tf_efficientnet_b0 (s = 224) and
-                                  of tiny_resnetd and tiny_efficientnet (s = 64; the same values as in their files, so
-                                  a C++ test can rebuild those files' expected content exactly); `__metadata__` says
-                                  how they were made
-  tiny_resnetd.pth / .safetensors, tiny_efficientnet.pth / .safetensors
+                                  of tiny_resnetd, tiny_efficientnet and tiny_resnet (s = 64; the same values as in
+                                  their files, so a C++ test can rebuild those files' expected content exactly);
+                                  `__metadata__` says how they were made
+  tiny_resnetd.pth / .safetensors, tiny_efficientnet.pth / .safetensors, tiny_resnet.pth / .safetensors
                                   the tiny models' state_dict, torch.save (zip) and safetensors.torch.save_file,
                                   num_batches_tracked included (I64, 0-d, value 0) as timm's own save_for_hf writes
                                   them: every tensor bit for bit the seeded recipe, except the running statistics,
                                   which are the calibrated ones (calibrated at s = 64)
   tiny_efficientnet_missing.safetensors   the same without blocks.2.0.conv_dw.weight
   tiny_resnetd_wrong_shape.safetensors    the same with fc.weight one row short ((9,128) instead of (10,128))
-  resnet50d_manifest.txt, tf_efficientnet_b0_manifest.txt, tf_efficientnet_l2_ns_475_manifest.txt
+  resnet50d_manifest.txt, tf_efficientnet_b0_manifest.txt, tf_efficientnet_l2_ns_475_manifest.txt,
+  torchvision_resnet50_manifest.txt
                                   one line per state_dict entry, in order: name<TAB>shape (comma-separated ints, empty
                                   for a 0-d tensor); first line `# timm <version> <model> state_dict: N entries, P
                                   values (parameters and running statistics, num_batches_tracked excluded), Q
                                   parameters (without running statistics)`, P = the element count of all entries but
                                   num_batches_tracked, Q = that of model.parameters(). The L2 is built on the meta
-                                  device.
+                                  device. torchvision_resnet50_manifest.txt is torchvision.models.resnet50(weights=
+                                  None) (the plain ResNet: 7x7 stem, stride in conv2, strided 1x1 shortcut at
+                                  downsample.0/.1), its first line `# torchvision <version> resnet50 state_dict: ...`.
   README.md                       what these files are and the photos' licences
 
 Tiny models (built with timm's own classes, then checked module by module against the full-size model: same module
@@ -78,6 +83,19 @@ types, kernel sizes, strides, paddings, pooling modes, BN eps, at the same names
   tiny_efficientnet   timm.models.efficientnet._gen_efficientnet('tf_efficientnet_b0', channel_multiplier=0.1,
                       depth_multiplier=0.3, bn_eps=1e-3, pad_type='same', num_classes=10)  (7 stages, 1 block each
                       but 2 in stage 5, so one inverted-residual block has its skip)
+  tiny_resnet         timm.models.resnet.ResNet(block=Bottleneck, layers=(1,1,1,1), channels=(4,8,16,32),
+                      num_classes=10)   (the plain resnet50 structure, 1 block/stage: conv1 7x7/2 pad 3 with 64
+                      channels (timm fixes the single-conv stem at 64; stem_width only sets the deep stems), bn1,
+                      maxpool 3/2/1, Bottleneck in 64/16/32/64 mid 4/8/16/32 out 16/32/64/128, the stride in conv2,
+                      every shortcut downsample.0 = 1x1 conv with the stage's stride + downsample.1 = BN, fc (10,128))
+                      It stands for torchvision's ResNet, whose class fixes the widths (64 .. 512 planes, 2048 out):
+                      torchvision's own ResNet(Bottleneck, [1,1,1,1], num_classes=10, width_per_group=4) would be
+                      11.9 MB. So the script checks that timm's plain ResNet IS torchvision's layout: timm's resnet50
+                      and torchvision's resnet50 have the same state-dict keys in order and the same settings on all
+                      108 convs / batch norms / max pool / fc, and, seeded by the recipe (which depends on the names
+                      only) and calibrated at s = 64, the same statistics and logits bit for bit; tiny_resnet has
+                      exactly the keys (order, dims, kernel sizes, settings) of torchvision's ResNet(Bottleneck,
+                      [1,1,1,1]), a subsequence of torchvision's resnet50's.
 """
 
 import argparse
@@ -101,6 +119,8 @@ from timm.models._efficientnet_blocks import DepthwiseSeparableConv, InvertedRes
 from timm.models._efficientnet_builder import BN_EPS_TF_DEFAULT
 from timm.models.efficientnet import _gen_efficientnet
 from timm.models.resnet import Bottleneck, ResNet
+from torchvision.models import resnet50 as torchvision_resnet50
+from torchvision.models.resnet import Bottleneck as TorchvisionBottleneck, ResNet as TorchvisionResNet
 
 BASE_SEED = 2026
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -113,6 +133,7 @@ PHOTOS = [
 ]
 TINY_RESNETD = dict(block=Bottleneck, layers=(1, 1, 1, 1), stem_width=4, stem_type="deep", avg_down=True,
                     channels=(4, 8, 16, 32), num_classes=10)
+TINY_RESNET = dict(block=Bottleneck, layers=(1, 1, 1, 1), channels=(4, 8, 16, 32), num_classes=10)
 TINY_EFFICIENTNET = dict(channel_multiplier=0.1, depth_multiplier=0.3, bn_eps=BN_EPS_TF_DEFAULT, pad_type="same",
                          num_classes=10)
 MISSING_KEY = "blocks.2.0.conv_dw.weight"
@@ -251,6 +272,10 @@ def build_tiny_resnetd():
     return ResNet(**TINY_RESNETD)
 
 
+def build_tiny_resnet():
+    return ResNet(**TINY_RESNET)
+
+
 def build_tiny_efficientnet():
     return _gen_efficientnet("tf_efficientnet_b0", **TINY_EFFICIENTNET)
 
@@ -299,14 +324,61 @@ def check_resnetd_layout(model):
             assert isinstance(down[0], nn.AvgPool2d) and down[0].ceil_mode and not down[0].count_include_pad
 
 
+def check_plain_resnet_layout(model):
+    """The plain (torchvision resnet50, 'v1.5') ResNet features the C++ side implements, asserted on the module tree:
+    a single 7x7 stride-2 conv1 (padding 3, no bias) + bn1, maxpool 3/2/1, the stride in each stage's first conv2,
+    and every projection shortcut a Sequential(1x1 conv with the stride, no bias; BN) at downsample.0 / .1."""
+    conv1 = model.conv1
+    assert type(conv1) is nn.Conv2d and conv1.bias is None
+    assert (conv1.kernel_size, conv1.stride, conv1.padding) == ((7, 7), (2, 2), (3, 3))
+    assert isinstance(model.bn1, nn.BatchNorm2d)
+    pool = model.maxpool
+    assert isinstance(pool, nn.MaxPool2d) and (pool.kernel_size, pool.stride, pool.padding) == (3, 2, 1)
+    assert not pool.ceil_mode
+    for k in range(1, 5):
+        for j, block in enumerate(getattr(model, f"layer{k}")):
+            stride = 2 if k > 1 and j == 0 else 1
+            assert block.conv1.stride == (1, 1) and block.conv2.stride == (stride, stride)
+            assert block.conv3.stride == (1, 1) and block.conv2.kernel_size == (3, 3)
+            down = block.downsample
+            if j > 0:
+                assert down is None
+                continue
+            assert isinstance(down, nn.Sequential) and len(down) == 2, f"layer{k}.0.downsample: {down}"
+            assert type(down[0]) is nn.Conv2d and down[0].kernel_size == (1, 1) and down[0].bias is None
+            assert down[0].stride == (stride, stride) and isinstance(down[1], nn.BatchNorm2d)
+
+
+def check_torchvision_layout(model, tv):
+    """`model` (timm) has the state-dict layout of torchvision's ResNet `tv`: the same keys in the same order, each
+    with the same number of dims and the same kernel size, and the same settings (stride, padding, bias, eps, pooling)
+    on every conv / batch norm / max pool / linear at the same name; only the channel counts differ."""
+    a, b = model.state_dict(), tv.state_dict()
+    assert list(a) == list(b), f"state-dict keys differ: {sorted(set(a) ^ set(b))}"
+    for k in a:
+        assert a[k].dim() == b[k].dim() and a[k].shape[2:] == b[k].shape[2:], f"{k}: {a[k].shape} vs {b[k].shape}"
+    mine = dict(model.named_modules())
+    kinds = (nn.Conv2d, nn.BatchNorm2d, nn.MaxPool2d, nn.Linear)
+    compared = 0
+    for name, m in tv.named_modules():
+        if isinstance(m, kinds):
+            assert name in mine and hyper(mine[name]) == hyper(m), f"{name}: {hyper(mine.get(name))} != {hyper(m)}"
+            compared += 1
+    return compared
+
+
 def block_table(model):
     """One line per block: kind, in/mid/out channels, kernel, stride, SE (reduced channels), skip."""
     rows = []
     if isinstance(model, ResNet):
         for k in range(1, 5):
             for j, b in enumerate(getattr(model, f"layer{k}")):
-                down = "identity" if b.downsample is None else "avgpool+conv1x1+bn" if not isinstance(
-                    b.downsample[0], nn.Identity) else "conv1x1+bn"
+                if b.downsample is None:
+                    down = "identity"
+                elif isinstance(b.downsample[0], nn.Conv2d):  # plain: the 1x1 conv carries the stride
+                    down = f"conv1x1 s{b.downsample[0].stride[0]}+bn"
+                else:  # resnet-d: AvgPool2d (strided stages) or Identity (stride 1), then a stride-1 1x1 conv
+                    down = "avgpool+conv1x1+bn" if not isinstance(b.downsample[0], nn.Identity) else "conv1x1+bn"
                 rows.append(f"layer{k}.{j}  Bottleneck  in {b.conv1.in_channels} mid {b.conv1.out_channels} out "
                             f"{b.conv3.out_channels}  k3 s{b.conv2.stride[0]}  se none  skip {down}")
         return rows
@@ -326,14 +398,15 @@ def block_table(model):
     return rows
 
 
-def write_manifest(path, model, label):
+def write_manifest(path, model, label, library="timm"):
     sd = model.state_dict()
     values = sum(t.numel() for k, t in sd.items() if not k.endswith("num_batches_tracked"))
     params = sum(t.numel() for t in model.parameters())
     assert params == sum(t.numel() for k, t in sd.items()
                          if not k.endswith((".num_batches_tracked", ".running_mean", ".running_var")))
     with open(path, "w") as f:
-        f.write(f"# timm {timm.__version__} {label} state_dict: {len(sd)} entries, {values} values (parameters and "
+        version = {"timm": timm.__version__, "torchvision": torchvision.__version__}[library]
+        f.write(f"# {library} {version} {label} state_dict: {len(sd)} entries, {values} values (parameters and "
                 f"running statistics, num_batches_tracked excluded), {params} parameters (without running "
                 f"statistics)\n")
         for k, t in sd.items():
@@ -408,7 +481,9 @@ def main():
                                          " stem_type='deep', avg_down=True, channels=(4,8,16,32), num_classes=10)",
                          "tiny_efficientnet": "timm.models.efficientnet._gen_efficientnet('tf_efficientnet_b0', "
                                               "channel_multiplier=0.1, depth_multiplier=0.3, bn_eps=1e-3, "
-                                              "pad_type='same', num_classes=10)"}
+                                              "pad_type='same', num_classes=10)",
+                         "tiny_resnet": "timm.models.resnet.ResNet(block=Bottleneck, layers=(1,1,1,1), "
+                                        "channels=(4,8,16,32), num_classes=10)"}
 
     def record(key, logits, err):
         tensors[key] = logits.contiguous()
@@ -473,13 +548,50 @@ def main():
     print(f"tf_efficientnet_l2.ns_jft_in1k_475: {n} state_dict entries, {values} values, {params} parameters")
     del l2
 
+    # ---- torchvision's resnet50 (the plain ResNet): manifest; timm's resnet50 has its layout, computes the same ----
+    tv = torchvision_resnet50(weights=None)
+    n, values, params = write_manifest(p("torchvision_resnet50_manifest.txt"), tv, "resnet50", library="torchvision")
+    print(f"torchvision resnet50: {n} state_dict entries, {values} values, {params} parameters")
+    fulls["resnet50"] = timm.create_model("resnet50", pretrained=False)
+    for model in (tv, fulls["resnet50"]):
+        check_plain_resnet_layout(model)
+    print(f"timm resnet50 vs torchvision resnet50: same state-dict keys, "
+          f"{check_torchvision_layout(fulls['resnet50'], tv)} modules with the same settings")
+    # the same seeded state (the recipe depends on the names only), calibrated at s = 64: the same logits
+    seeded_state(tv, BASE_SEED)
+    seeded_state(fulls["resnet50"], BASE_SEED)
+    stats_tv = calibrate_bn(tv, list(grays.values()), 64)
+    stats_timm = calibrate_bn(fulls["resnet50"], list(grays.values()), 64)
+    stat_diff = max((stats_tv[k] - stats_timm[k]).abs().max().item() for k in stats_tv)
+    with torch.no_grad():
+        x = classifier_input(grays["gray_1"], 64)
+        l_tv, l_timm = tv(x), fulls["resnet50"](x)
+    rel = (torch.linalg.vector_norm(l_tv - l_timm) / torch.linalg.vector_norm(l_tv)).item()
+    print(f"seeded + calibrated at s = 64, gray_1: torchvision vs timm resnet50 statistics differ by at most "
+          f"{stat_diff:.2e}, logits by {rel:.2e} (relative)")
+    assert rel < 1e-5, "timm's resnet50 does not compute torchvision's"
+    del tv, l_tv, l_timm, stats_tv, stats_timm
+
     # ---- tiny models: stored (both formats) and run ----
     tinies = {"tiny_resnetd": (build_tiny_resnetd(), "resnet50d"),
-              "tiny_efficientnet": (build_tiny_efficientnet(), "tf_efficientnet_b0")}
+              "tiny_efficientnet": (build_tiny_efficientnet(), "tf_efficientnet_b0"),
+              "tiny_resnet": (build_tiny_resnet(), "resnet50")}
     for name, (model, full_name) in tinies.items():
         check_same_structure(model, fulls[full_name])
-        if isinstance(model, ResNet):
+        if name == "tiny_resnetd":
             check_resnetd_layout(model)
+        elif name == "tiny_resnet":
+            check_plain_resnet_layout(model)
+            # torchvision's own ResNet at one block per stage (its widths: 64 .. 512, out 2048, 11.9 MB) ...
+            tv1 = TorchvisionResNet(TorchvisionBottleneck, [1, 1, 1, 1], num_classes=10)
+            compared = check_torchvision_layout(model, tv1)
+            # ... whose keys, and so the tiny model's, are those of torchvision's resnet50, in its order
+            tv50 = list(torchvision_resnet50(weights=None).state_dict())
+            positions = [tv50.index(k) for k in model.state_dict()]
+            assert positions == sorted(positions)
+            print(f"tiny_resnet: the state-dict keys of torchvision's ResNet(Bottleneck, [1,1,1,1]) ({compared} "
+                  f"modules with its settings), a subsequence of torchvision's resnet50's")
+            del tv1, tv50
         seeded_state(model, BASE_SEED)
         seeded = copy.deepcopy(model.state_dict())
         calibrate(name, model, 64)
@@ -527,7 +639,7 @@ def main():
         print(f"  {key}  {tuple(t.shape)}")
     print(f"calibrated_stats.safetensors: {len(calibrated)} tensors, "
           + ", ".join(f"{m}: {calib_meta[m + '.tensors']}" for m in ("resnet50d", "tf_efficientnet_b0", "tiny_resnetd",
-                                                                     "tiny_efficientnet")))
+                                                                     "tiny_efficientnet", "tiny_resnet")))
     sizes = {name: os.path.getsize(p(name)) for name in sorted(os.listdir(out))}
     for name, size in sizes.items():
         print(f"  {size:9d}  {name}")
@@ -542,14 +654,21 @@ Written by `tools/make_golden_classifier.py` (its docstring describes every file
 weights: every model is filled with the seeded recipe of `seeded_state` in that script (seed 2026), which the C++
 test regenerates; only the tiny models' weights are stored.
 
+`tiny_resnet` is the plain ResNet (torchvision's resnet50 layout: 7x7 stem, stride in conv2, strided 1x1 shortcut at
+`downsample.0`/`.1`, `fc`), built with timm's plain ResNet at one block per stage and channels (4, 8, 16, 32), since
+torchvision's class fixes its widths (its smallest Bottleneck ResNet would be 11.9 MB); the script checks that its
+state-dict keys are exactly those of torchvision's `ResNet(Bottleneck, [1, 1, 1, 1])` and that timm's and
+torchvision's resnet50 compute the same logits bit for bit from the same seeded state.
+`torchvision_resnet50_manifest.txt` lists torchvision's full `resnet50` (names and shapes).
+
 The running statistics (`running_mean`, `running_var`) are calibrated, not seeded: the batch-norm statistics of one
 float32 forward over the batch (gray_1, gray_2), only the batch norms in train mode with momentum 1.0 (running_var
 is the unbiased batch variance, as PyTorch stores it), at s = 224 for resnet50d and tf_efficientnet_b0 and s = 64 for
 the tiny models; weights and biases stay seeded, num_batches_tracked stays 0. `calibrated_stats.safetensors` holds
-them all (F32), named `<model>.<state-dict key>`: `resnet50d.`, `tf_efficientnet_b0.`, and also `tiny_resnetd.` /
-`tiny_efficientnet.`, the same values as inside the tiny models' files, so a C++ test can rebuild those files'
-expected content exactly (seeded state, then these tensors overwritten). Every other tensor of the tiny models' files
-is bit for bit the seeded recipe.
+them all (F32), named `<model>.<state-dict key>`: `resnet50d.`, `tf_efficientnet_b0.`, and also `tiny_resnetd.`,
+`tiny_efficientnet.` and `tiny_resnet.`, the same values as inside the tiny models' files, so a C++ test can rebuild
+those files' expected content exactly (seeded state, then these tensors overwritten). Every other tensor of the tiny
+models' files is bit for bit the seeded recipe.
 
 ## Photos
 
@@ -567,7 +686,7 @@ With seeded running statistics (random, unmatched to the activations) the image-
 per stage: the EfficientNets' logits differed between the two photos by ~3e-6 relative, so the tests would have
 tested the head only. Calibrated, the logits depend on the photo: `<model>.image_sensitivity` in the metadata of
 `logits.safetensors` (||l(gray_1) - l(gray_2)|| / ||l(gray_1)||) is 0.36 (resnet50d), 0.73 (tf_efficientnet_b0), 0.72
-(tiny_resnetd) and 0.88 (tiny_efficientnet).
+(tiny_resnetd), 0.88 (tiny_efficientnet) and 0.59 (tiny_resnet).
 """)
 
 
