@@ -12,10 +12,13 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 #include <map>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "imaging/image.h"
 #include "models/inception.h"
@@ -30,6 +33,7 @@ using bigcolor::InceptionFeatures;
 using bigcolor::InceptionInfo;
 using bigcolor::InceptionProtocol;
 using bigcolor::StateShapes;
+using bigcolor::inception_protocol_name;
 using bigcolor::Tensor;
 namespace test = bigcolor::test;
 
@@ -59,6 +63,60 @@ std::map<std::string, Tensor> full_state(InceptionProtocol layout, bool calibrat
     }
   CHECK(replaced == 2 * 94);  // every BasicConv2d's batch norm on the feature path (AuxLogits' are not calibrated)
   return state;
+}
+
+// The F32 tensors named "features.*" of metrics.safetensors, read here from its header: the file also holds F64
+// metrics, which bigcolor's safetensors reader (F32/F16/BF16/I32/I64) refuses.
+const std::map<std::string, Tensor>& golden_features() {
+  static const std::map<std::string, Tensor> features = [] {
+    const std::string path = golden("metrics.safetensors");
+    std::ifstream in(path, std::ios::binary);
+    REQUIRE_MESSAGE(in, path, ": cannot open");
+    std::uint64_t header_size = 0;
+    in.read(reinterpret_cast<char*>(&header_size), 8);  // little-endian, as the host
+    std::string header(static_cast<std::size_t>(header_size), '\0');
+    in.read(header.data(), static_cast<std::streamsize>(header_size));
+    const nlohmann::json doc = nlohmann::json::parse(header);
+    std::map<std::string, Tensor> out;
+    for (const auto& [name, entry] : doc.items()) {
+      if (!name.starts_with("features.")) continue;
+      REQUIRE_MESSAGE(entry.at("dtype") == "F32", name);
+      const bigcolor::Shape shape = entry.at("shape").get<bigcolor::Shape>();
+      const std::uint64_t begin = entry.at("data_offsets")[0], end = entry.at("data_offsets")[1];
+      std::vector<float> values(static_cast<std::size_t>(bigcolor::shape_numel(shape)));
+      REQUIRE(end - begin == values.size() * sizeof(float));
+      in.seekg(static_cast<std::streamoff>(8 + header_size + begin));
+      in.read(reinterpret_cast<char*>(values.data()), static_cast<std::streamsize>(end - begin));
+      REQUIRE_MESSAGE(in, path, ": truncated at ", name);
+      out.emplace(name, Tensor::from_vector(values, shape));
+    }
+    return out;
+  }();
+  return features;
+}
+
+// features.<protocol>.ref/<class>/img_NN.png (1, 2048): the tool's 4 photos (48x48, upsampled to 299) one at a
+// time, and all 4 as one batch.
+void check_golden_features(const InceptionFeatures& f, InceptionProtocol p) {
+  const std::string prefix = std::string("features.") + bigcolor::inception_protocol_name(p) + ".";
+  std::vector<std::string> paths;
+  for (const auto& [name, t] : golden_features())
+    if (name.starts_with(prefix)) paths.push_back(name.substr(prefix.size()));
+  REQUIRE(paths.size() == 4);
+  std::vector<float> batch, expected;
+  for (const std::string& rel : paths) {
+    const Tensor image = bigcolor::to_tensor(bigcolor::load_image(golden(rel)));
+    REQUIRE(image.shape() == bigcolor::Shape{1, 3, 48, 48});
+    const Tensor& ref = golden_features().at(prefix + rel);
+    test::check_close(f.features(image), ref, kFeatureTolerance,
+                      std::string(bigcolor::inception_protocol_name(p)) + " " + rel + " on " +
+                          bigcolor::device_name(f.device()));
+    const std::vector<float> v = image.to_vector(), r = ref.to_vector();
+    batch.insert(batch.end(), v.begin(), v.end());
+    expected.insert(expected.end(), r.begin(), r.end());
+  }
+  test::check_close(f.features(Tensor::from_vector(batch, {4, 3, 48, 48})), Tensor::from_vector(expected, {4, 2048}),
+                    kFeatureTolerance, std::string(bigcolor::inception_protocol_name(p)) + " batch of 4");
 }
 
 // A synthetic photo in [0, 1], (1, 3, h, w): smooth gradients and a checker, different per channel.
@@ -230,4 +288,29 @@ TEST_CASE("inception: read from a safetensors file; NaN weights refused") {
                        bigcolor::Error);
 }
 
+TEST_CASE("inception: features of 4 photos match pytorch-fid's and torchvision's, both protocols") {
+  REQUIRE_MESSAGE(have_golden(), "tests/golden/eval/metrics.safetensors is missing");
+  for (InceptionProtocol p : {InceptionProtocol::PytorchFid, InceptionProtocol::Torchvision}) {
+    const InceptionFeatures f = InceptionFeatures::from_state(full_state(p, true), inception_protocol_name(p));
+    CHECK(f.protocol() == p);
+    check_golden_features(f, p);
+  }
+}
+
 }  // TEST_SUITE("eval")
+
+// The whole network on the GPU (the new padded average pool, cuDNN's 1x7 / 7x1 convolutions with per-axis padding,
+// the channel concatenations): the golden features at the same bar as the CPU.
+TEST_SUITE("cuda" * doctest::skip(!bigcolor::cuda_available())) {
+
+TEST_CASE("cuda inception: features of 4 photos match pytorch-fid's and torchvision's on the GPU") {
+  if (!bigcolor::cuda_available()) return;
+  for (InceptionProtocol p : {InceptionProtocol::PytorchFid, InceptionProtocol::Torchvision}) {
+    const InceptionFeatures f =
+        InceptionFeatures::from_state(full_state(p, true), inception_protocol_name(p), bigcolor::Device::CUDA);
+    CHECK(f.device() == bigcolor::Device::CUDA);
+    check_golden_features(f, p);
+  }
+}
+
+}  // TEST_SUITE("cuda")
