@@ -167,6 +167,49 @@ TEST_CASE("classifier ops: max pool 3/2/1 and ceil-mode average pool 2/2 on odd 
   }
 }
 
+TEST_CASE("classifier ops: padded average pool, both divisors (Inception's 3/1/1), against the direct loop") {
+  Rng rng(35);
+  struct Case {
+    Shape in;
+    int kernel, stride, pad;
+  };
+  for (const Case& c : {Case{{2, 3, 7, 7}, 3, 1, 1}, Case{{1, 2, 8, 5}, 3, 1, 1}, Case{{1, 1, 1, 1}, 3, 1, 1},
+                        Case{{2, 3, 9, 8}, 3, 2, 1}, Case{{1, 2, 11, 10}, 5, 3, 2}, Case{{1, 3, 6, 7}, 3, 2, 0},
+                        Case{{1, 2, 4, 2}, 2, 1, 1}}) {
+    const std::int64_t planes = c.in[0] * c.in[1], H = c.in[2], W = c.in[3];
+    const std::int64_t OH = (H + 2 * c.pad - c.kernel) / c.stride + 1, OW = (W + 2 * c.pad - c.kernel) / c.stride + 1;
+    const Tensor in = test::random_normal(c.in, rng);
+    const auto x = in.to_vector();
+    for (bool include : {false, true}) {
+      CAPTURE(bigcolor::shape_string(c.in));
+      CAPTURE(c.kernel);
+      CAPTURE(c.stride);
+      CAPTURE(c.pad);
+      CAPTURE(include);
+      std::vector<float> ref;
+      for (std::int64_t p = 0; p < planes; ++p)
+        for (std::int64_t y = 0; y < OH; ++y)
+          for (std::int64_t xx = 0; xx < OW; ++xx) {
+            double s = 0;
+            int n = 0;
+            for (std::int64_t i = y * c.stride - c.pad; i < y * c.stride - c.pad + c.kernel; ++i)
+              for (std::int64_t j = xx * c.stride - c.pad; j < xx * c.stride - c.pad + c.kernel; ++j)
+                if (i >= 0 && i < H && j >= 0 && j < W) s += x[(p * H + i) * W + j], ++n;
+            ref.push_back(static_cast<float>(s / (include ? c.kernel * c.kernel : n)));
+          }
+      const Tensor out = test::poisoned({c.in[0], c.in[1], OH, OW});
+      ops::avgpool2d_forward(out, in, c.kernel, c.stride, c.pad, include);
+      test::check_close(out, Tensor::from_vector(ref, out.shape()), kTolerance, "avgpool2d_forward");
+    }
+  }
+  // An empty batch is no work; pad over kernel/2 and a wrong output are refused, naming the op.
+  ops::avgpool2d_forward(Tensor::zeros({0, 3, 4, 4}), Tensor::zeros({0, 3, 4, 4}), 3, 1, 1, false);
+  CHECK_THROWS_WITH_AS(ops::avgpool2d_forward(Tensor::zeros({1, 3, 6, 6}), Tensor::zeros({1, 3, 4, 4}), 3, 1, 2, true),
+                       doctest::Contains("avgpool2d_forward: kernel 3, stride 1, pad 2"), bigcolor::Error);
+  CHECK_THROWS_WITH_AS(ops::avgpool2d_forward(Tensor::zeros({1, 3, 2, 4}), Tensor::zeros({1, 3, 4, 4}), 3, 1, 1, true),
+                       doctest::Contains("avgpool2d_forward: out"), bigcolor::Error);
+}
+
 TEST_CASE("classifier ops: shape errors name the op") {
   const Tensor in = Tensor::zeros({1, 3, 8, 8});
   const Tensor w = Tensor::zeros({4, 3, 3, 3});

@@ -1,6 +1,6 @@
 // The CUDA backend against the CPU backend on the classifiers' forward-only ops (kernels/inference_signatures.inc):
 // conv2d_window_forward, depthwise_conv2d_forward, silu_forward, channel_gate_forward, maxpool2d_forward and
-// avgpool2d_ceil_forward.
+// avgpool2d_ceil_forward, avgpool2d_forward.
 //
 // Method, as in test_cuda_vs_cpu.cpp: random inputs are drawn on the CPU (seeded Rng) and copied to the GPU, so both
 // backends see the same values; outputs are poisoned with NaN on both devices before the call, so an element a
@@ -215,6 +215,32 @@ TEST_CASE("cuda avgpool2d_ceil_forward matches the CPU") {
     ops::avgpool2d_ceil_forward(out.cpu, in.cpu, c.kernel, c.stride);
     ops::avgpool2d_ceil_forward(out.gpu, in.gpu, c.kernel, c.stride);
     test::check_close(out.gpu, out.cpu, kTolerance, what);
+  }
+}
+
+TEST_CASE("cuda avgpool2d_forward matches the CPU, both divisors") {
+  if (!bigcolor::cuda_available()) return;
+  Rng rng(9107);
+  struct Case {
+    Shape in;
+    int kernel, stride, pad;
+  };
+  // Inception's 3/1/1 on its sizes (35, 17, 8) and odd ones, a strided padded pool and one without padding.
+  for (const Case& c : {Case{{3, 5, 35, 35}, 3, 1, 1}, Case{{2, 7, 17, 17}, 3, 1, 1}, Case{{3, 5, 8, 8}, 3, 1, 1},
+                        Case{{3, 5, 7, 5}, 3, 1, 1}, Case{{2, 3, 9, 11}, 3, 2, 1}, Case{{2, 3, 11, 10}, 5, 3, 2},
+                        Case{{3, 6, 8, 6}, 3, 2, 0}}) {
+    const Shape out_shape = {c.in[0], c.in[1], (c.in[2] + 2 * c.pad - c.kernel) / c.stride + 1,
+                             (c.in[3] + 2 * c.pad - c.kernel) / c.stride + 1};
+    const Pair in = random_normal(c.in, rng);
+    for (bool include : {false, true}) {
+      const std::string what = "avgpool2d_forward in " + bigcolor::shape_string(c.in) + " kernel " +
+                               std::to_string(c.kernel) + " stride " + std::to_string(c.stride) + " pad " +
+                               std::to_string(c.pad) + (include ? " count_include_pad" : " cells inside");
+      const Pair out = test::poisoned_pair(out_shape);
+      ops::avgpool2d_forward(out.cpu, in.cpu, c.kernel, c.stride, c.pad, include);
+      ops::avgpool2d_forward(out.gpu, in.gpu, c.kernel, c.stride, c.pad, include);
+      test::check_close(out.gpu, out.cpu, kTolerance, what);
+    }
   }
 }
 

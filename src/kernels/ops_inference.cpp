@@ -94,4 +94,19 @@ void avgpool2d_ceil_forward(const Tensor& out, const Tensor& in, int kernel, int
   BIGCOLOR_DISPATCH(d, avgpool2d_ceil_forward(out, in, kernel, stride));
 }
 
+void avgpool2d_forward(const Tensor& out, const Tensor& in, int kernel, int stride, int pad, bool count_include_pad) {
+  const char* op = "avgpool2d_forward";
+  Device d = check_common(op, {{"out", out}, {"in", in}}, {"out", "in"});
+  check_ndim(op, "in", in, 4);
+  BIGCOLOR_CHECK(kernel >= 1 && stride >= 1 && pad >= 0 && 2 * pad <= kernel, op, ": kernel ", kernel, ", stride ",
+                 stride, ", pad ", pad, " (need kernel, stride ≥ 1 and 0 ≤ pad ≤ kernel/2)");
+  BIGCOLOR_CHECK(in.dim(2) + 2 * pad >= kernel && in.dim(3) + 2 * pad >= kernel, op, ": input ",
+                 shape_string(in.shape()), " is smaller than the ", kernel, "x", kernel, " window");
+  const std::int64_t out_h = (in.dim(2) + 2 * pad - kernel) / stride + 1;
+  const std::int64_t out_w = (in.dim(3) + 2 * pad - kernel) / stride + 1;
+  check_shape(op, "out", out, {in.dim(0), in.dim(1), out_h, out_w});
+  if (out.numel() == 0) return;
+  BIGCOLOR_DISPATCH(d, avgpool2d_forward(out, in, kernel, stride, pad, count_include_pad));
+}
+
 }  // namespace bigcolor::ops

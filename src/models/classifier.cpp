@@ -26,21 +26,6 @@ bool looks_like_safetensors(const std::string& path) {
   return n == sizeof head && head[8] == '{';
 }
 
-// Checkpoints saved from a training script often wrap the state dict ({"state_dict": ...}, {"model": ...}) or
-// keep DataParallel's "module." prefix; timm's own files do neither. One such prefix on every name is removed.
-std::map<std::string, Tensor> strip_common_prefix(std::map<std::string, Tensor> state) {
-  for (const std::string prefix : {"state_dict.", "model.", "module.", "state_dict.module.", "model.module."}) {
-    const bool all = !state.empty() && std::all_of(state.begin(), state.end(), [&](const auto& kv) {
-      return kv.first.starts_with(prefix);
-    });
-    if (!all) continue;
-    std::map<std::string, Tensor> out;
-    for (auto& [name, t] : state) out.emplace(name.substr(prefix.size()), std::move(t));
-    return strip_common_prefix(std::move(out));
-  }
-  return state;
-}
-
 struct Identified {
   ClassifierInfo info;
   bool resnet = false;
@@ -69,14 +54,49 @@ Identified identify(const StateShapes& shapes, const std::string& source) {
   return id;
 }
 
-StateShapes shapes_of(const std::map<std::string, Tensor>& state) {
+}  // namespace
+
+TensorMap read_state_file(const std::string& path) {
+  TensorMap state;
+  if (looks_like_safetensors(path)) {
+    state = load_safetensors(path).tensors;
+  } else {
+    TorchFile file = load_torch_state(path);
+    for (auto& [name, t] : file.tensors) state.emplace(name, t);
+  }
+  return state;
+}
+
+TensorMap strip_common_prefix(TensorMap state) {
+  for (const std::string prefix : {"state_dict.", "model.", "module.", "state_dict.module.", "model.module."}) {
+    const bool all = !state.empty() && std::all_of(state.begin(), state.end(), [&](const auto& kv) {
+      return kv.first.starts_with(prefix);
+    });
+    if (!all) continue;
+    TensorMap out;
+    for (auto& [name, t] : state) out.emplace(name.substr(prefix.size()), std::move(t));
+    return strip_common_prefix(std::move(out));
+  }
+  return state;
+}
+
+StateShapes shapes_of(const TensorMap& state) {
   StateShapes shapes;
   for (const auto& [name, t] : state)
     if (!name.ends_with(".num_batches_tracked")) shapes[name] = t.shape();  // a training counter; eval ignores it
   return shapes;
 }
 
-}  // namespace
+void require_finite_f32(const TensorMap& state, const std::string& source) {
+  for (const auto& [name, t] : state)
+    if (!name.ends_with(".num_batches_tracked")) {
+      BIGCOLOR_CHECK(t.dtype() == DType::F32, source, ": tensor '", name, "' is ", dtype_name(t.dtype()),
+                     ", expected floating point");
+      const std::vector<float> v = t.to_vector();
+      BIGCOLOR_CHECK(std::all_of(v.begin(), v.end(), [](float x) { return std::isfinite(x); }), source,
+                     ": tensor '", name, "' holds NaN or Inf");
+    }
+}
 
 ClassifierInfo identify_classifier(const StateShapes& shapes, const std::string& source) {
   return identify(shapes, source).info;
@@ -86,14 +106,7 @@ Classifier Classifier::from_state(const std::map<std::string, Tensor>& raw, cons
                                   Device device, int input_size) {
   const std::map<std::string, Tensor> state = strip_common_prefix(raw);
   const Identified id = identify(shapes_of(state), source);
-  for (const auto& [name, t] : state)
-    if (!name.ends_with(".num_batches_tracked")) {
-      BIGCOLOR_CHECK(t.dtype() == DType::F32, source, ": tensor '", name, "' is ", dtype_name(t.dtype()),
-                     ", expected floating point");
-      const std::vector<float> v = t.to_vector();
-      BIGCOLOR_CHECK(std::all_of(v.begin(), v.end(), [](float x) { return std::isfinite(x); }), source,
-                     ": tensor '", name, "' holds NaN or Inf");
-    }
+  require_finite_f32(state, source);
   Classifier c;
   c.info_ = id.info;
   BIGCOLOR_CHECK(input_size >= 0 && input_size <= 4096, source, ": input size ", input_size, " (1 to 4096)");
@@ -109,14 +122,7 @@ Classifier Classifier::from_state(const std::map<std::string, Tensor>& raw, cons
 }
 
 Classifier Classifier::load(const std::string& path, Device device, int input_size) {
-  std::map<std::string, Tensor> state;
-  if (looks_like_safetensors(path)) {
-    state = load_safetensors(path).tensors;
-  } else {
-    TorchFile file = load_torch_state(path);
-    for (auto& [name, t] : file.tensors) state.emplace(name, t);
-  }
-  return from_state(state, path, device, input_size);
+  return from_state(read_state_file(path), path, device, input_size);
 }
 
 Tensor Classifier::logits(const Tensor& images) const {

@@ -16,6 +16,17 @@ namespace bigcolor {
 
 // ---- reading a state dict strictly ----------------------------------------------------------------------------
 
+using TensorMap = std::map<std::string, Tensor>;
+// The tensors of a state-dict file: torch.save (zip or legacy) or safetensors, told apart by content.
+TensorMap read_state_file(const std::string& path);
+// Checkpoints saved from a training script often wrap the state dict ({"state_dict": ...}, {"model": ...}) or
+// keep DataParallel's "module." prefix: one such prefix on every name is removed (repeatedly).
+TensorMap strip_common_prefix(TensorMap state);
+// The names and shapes of a state (num_batches_tracked, a training counter eval ignores, left out).
+StateShapes shapes_of(const TensorMap& state);
+// Every tensor but the num_batches_tracked counters is F32 and finite, else an Error naming the file and tensor.
+void require_finite_f32(const TensorMap& state, const std::string& source);
+
 // The shape of `name`, or an Error "<source>: missing tensor 'name' (a <what>)".
 const Shape& shape_of(const StateShapes& shapes, const std::string& name, const std::string& source);
 // The 4-D shape of a convolution weight, checked: (out, in, kh, kw) with in == expected_in when given (≥ 0).
@@ -41,11 +52,11 @@ struct FoldedConv {
   int stride = 1;
   bool depthwise = false;
   bool tf_same = false;  // TF "same" padding, computed from each input's size (timm's Conv2dSame)
-  int pad = 0;           // else symmetric zero padding
+  int pad = 0;           // else zero padding: `pad` on every side, or
+  int pad_w = -1;        // when ≥ 0, `pad` above and below and pad_w left and right (Inception's 1×7 with (0, 3))
   Tensor operator()(const Tensor& x) const;
   void to(Device device);
 };
-using TensorMap = std::map<std::string, Tensor>;
 // conv `conv_name` (a weight, optionally "<prefix>.bias" beside it when conv_has_bias) + batch norm `bn_prefix`.
 FoldedConv fold_conv_bn(const TensorMap& state, const std::string& conv_name, const std::string& bn_prefix,
                         double eps, bool conv_has_bias = false);

@@ -78,8 +78,9 @@ std::vector<std::size_t> count_blocks(const StateShapes& shapes, const std::stri
 
 Tensor FoldedConv::operator()(const Tensor& x) const {
   const std::int64_t kh = weight.dim(2), kw = weight.dim(3);
-  const ConvWindow win = tf_same ? ConvWindow::same(stride, x.dim(2), x.dim(3), kh, kw)
-                                 : ConvWindow::symmetric(stride, pad);
+  const ConvWindow win = tf_same      ? ConvWindow::same(stride, x.dim(2), x.dim(3), kh, kw)
+                         : pad_w >= 0 ? ConvWindow{stride, pad, pad, pad_w, pad_w}
+                                      : ConvWindow::symmetric(stride, pad);
   Tensor out = Tensor::empty({x.dim(0), weight.dim(0), win.out_h(x.dim(2), kh), win.out_w(x.dim(3), kw)},
                              DType::F32, x.device());
   if (depthwise)

@@ -172,4 +172,27 @@ void avgpool2d_ceil_forward(const Tensor& out, const Tensor& in, int kernel, int
   }
 }
 
+void avgpool2d_forward(const Tensor& out, const Tensor& in, int kernel, int stride, int pad, bool count_include_pad) {
+  const std::int64_t planes = in.dim(0) * in.dim(1), h = in.dim(2), w = in.dim(3);
+  const std::int64_t out_h = out.dim(2), out_w = out.dim(3);
+  const float full = static_cast<float>(kernel * kernel);
+#pragma omp parallel for schedule(static)
+  for (std::int64_t p = 0; p < planes; ++p) {
+    const float* x = in.data<float>() + p * h * w;
+    float* y = out.data<float>() + p * out_h * out_w;
+    for (std::int64_t oy = 0; oy < out_h; ++oy) {
+      const std::int64_t y0 = std::max<std::int64_t>(oy * stride - pad, 0);
+      const std::int64_t y1 = std::min<std::int64_t>(oy * stride - pad + kernel, h);
+      for (std::int64_t ox = 0; ox < out_w; ++ox) {
+        const std::int64_t xa = std::max<std::int64_t>(ox * stride - pad, 0);
+        const std::int64_t xb = std::min<std::int64_t>(ox * stride - pad + kernel, w);
+        float s = 0.0f;
+        for (std::int64_t iy = y0; iy < y1; ++iy)
+          for (std::int64_t ix = xa; ix < xb; ++ix) s += x[iy * w + ix];
+        y[oy * out_w + ox] = s / (count_include_pad ? full : static_cast<float>((y1 - y0) * (xb - xa)));
+      }
+    }
+  }
+}
+
 }  // namespace bigcolor::cpu

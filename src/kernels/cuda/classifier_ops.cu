@@ -1,6 +1,7 @@
 // The classifiers' forward-only pointwise and pooling ops on the GPU (kernels/inference_signatures.inc): SiLU, the
-// squeeze-and-excitation channel gate, max pooling with kernel / stride / padding (floor mode) and average pooling
-// in ceil mode without padding (count_include_pad = False).
+// squeeze-and-excitation channel gate, max pooling with kernel / stride / padding (floor mode), average pooling
+// in ceil mode without padding (count_include_pad = False) and average pooling with padding in floor mode (either
+// divisor: Inception-v3's 3/1/1 pools).
 //
 // Every kernel is a grid-stride loop with one thread per element of the tensor it writes: no atomics, each output is
 // written exactly once. An NCHW tensor (B, C, H, W) is P = B·C planes of H × W. The pointwise kernels read element i
@@ -98,6 +99,28 @@ __global__ void avgpool2d_ceil_forward_kernel(float* out, const float* in, PoolS
   }
 }
 
+// in (P, H, W) -> out (P, Ho, Wo), floor mode with zero padding: the sum of the window's cells inside the input,
+// divided by kernel² (count_include_pad: the window never reaches past the padding in floor mode) or by the number
+// of those cells (≥ 1: pad ≤ kernel/2).
+__global__ void avgpool2d_forward_kernel(float* out, const float* in, PoolShape s, bool count_include_pad) {
+  const std::int64_t n = s.planes * s.out_h * s.out_w;
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+    std::int64_t p = 0, y0 = 0, x0 = 0;
+    window_of(i, s, &p, &y0, &x0);
+    const std::int64_t y_begin = y0 > 0 ? y0 : 0, y_end = y0 + s.kernel < s.h ? y0 + s.kernel : s.h;
+    const std::int64_t x_begin = x0 > 0 ? x0 : 0, x_end = x0 + s.kernel < s.w ? x0 + s.kernel : s.w;
+    const float* plane = in + p * s.h * s.w;
+    float sum = 0.0f;
+    for (std::int64_t y = y_begin; y < y_end; ++y) {
+      for (std::int64_t x = x_begin; x < x_end; ++x) sum += plane[y * s.w + x];
+    }
+    const float cells = count_include_pad ? static_cast<float>(s.kernel * s.kernel)
+                                          : static_cast<float>((y_end - y_begin) * (x_end - x_begin));
+    out[i] = sum / cells;
+  }
+}
+
 PoolShape pool_shape(const Tensor& out, const Tensor& in, int kernel, int stride, int pad) {
   return {in.dim(0) * in.dim(1), in.dim(2), in.dim(3), out.dim(2), out.dim(3), kernel, stride, pad};
 }
@@ -133,6 +156,14 @@ void avgpool2d_ceil_forward(const Tensor& out, const Tensor& in, int kernel, int
   if (n == 0) return;
   avgpool2d_ceil_forward_kernel<<<grid_blocks(n, kThreads), kThreads>>>(out.data<float>(), in.data<float>(),
                                                                         pool_shape(out, in, kernel, stride, 0));
+  check_launch();
+}
+
+void avgpool2d_forward(const Tensor& out, const Tensor& in, int kernel, int stride, int pad, bool count_include_pad) {
+  const std::int64_t n = out.numel();
+  if (n == 0) return;
+  avgpool2d_forward_kernel<<<grid_blocks(n, kThreads), kThreads>>>(
+      out.data<float>(), in.data<float>(), pool_shape(out, in, kernel, stride, pad), count_include_pad);
   check_launch();
 }
 
