@@ -7,6 +7,9 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_test_util.h"
+#include "models/inception.h"
+#include "seeded_state.h"
+#include "tensor/safetensors.h"
 
 using namespace bigcolor;
 using namespace bigcolor::test::cli;
@@ -15,6 +18,25 @@ namespace fs = std::filesystem;
 namespace {
 
 std::string tiny() { return test::golden_path("official_tiny"); }
+std::string eval_golden(const std::string& name) { return test::golden_path("eval/" + name); }
+double golden_metric(const std::string& name) {
+  static const SafetensorsFile f = load_safetensors(eval_golden("metrics.safetensors"));
+  return f.at(name).to_vector().at(0);
+}
+
+// The golden tool's networks as the files a user would pass: pytorch-fid's Inception (seeded, calibrated
+// statistics) and lpips' VGG (seeded, zero biases), written once into `dir`.
+void write_network_files(const std::string& dir) {
+  std::map<std::string, Tensor> fid = test::seeded_state(inception_state_shapes(InceptionProtocol::PytorchFid));
+  const SafetensorsFile stats = load_safetensors(eval_golden("calibrated_stats.safetensors"));
+  for (const auto& [name, t] : stats.tensors)
+    if (name.starts_with("pytorch-fid.")) fid[name.substr(12)] = t;
+  save_safetensors(dir + "/pt_inception.safetensors", fid);
+  std::map<std::string, Tensor> vgg;
+  for (const auto& [name, shape] : test::read_manifest(eval_golden("lpips_vgg_manifest.txt")))
+    vgg[name] = name.ends_with(".bias") ? Tensor::zeros(shape) : test::seeded_tensor(name, shape);
+  save_safetensors(dir + "/vgg16.safetensors", vgg);
+}
 
 }  // namespace
 
@@ -61,6 +83,64 @@ TEST_CASE("cli colorize --class-from-folder: ImageFolder classes, the same tree 
                                  tiny()});
   CHECK(file_input.status == 1);
   CHECK(file_input.err.find("needs ImageFolder roots") != std::string::npos);
+}
+
+TEST_CASE("cli eval: every metric from the users' files, the table and the JSON match the reference tools") {
+  Scratch s;
+  fs::create_directories(s / "nets");
+  write_network_files(s / "nets");
+  const Result r = run({"eval", "--pred", eval_golden("pred"), "--ref", eval_golden("ref"), "--inception",
+                        s / "nets/pt_inception.safetensors", "--lpips-vgg", s / "nets/vgg16.safetensors",
+                        "--lpips-lin", eval_golden("lpips_vgg_v0.1.pth"), "--classifier",
+                        test::golden_path("classifiers/tiny_resnetd.safetensors"), "--colorful-signed", "--json",
+                        s / "report.json", "-q"});
+  REQUIRE_MESSAGE(r.status == 0, describe(r));
+  CHECK(r.out.find("bigcolor eval: 64 pairs") != std::string::npos);
+  for (const char* m : {"colorful ", "colorful_ref", "colorful_signed ", "psnr", "ssim", "lpips", "fid", "top1", "top5"})
+    CHECK_MESSAGE(r.out.find(std::string("\n") + m) != std::string::npos, m, " missing from\n", r.out);
+  CHECK(r.out.find("pytorch-fid") != std::string::npos);  // the protocol is named
+  const nlohmann::json doc = nlohmann::json::parse(read_text(s / "report.json"));
+  CHECK(doc["pairs"] == 64);
+  CHECK(doc["missing"].empty());
+  const auto value = [&](const char* m) { return doc["metrics"][m]["value"].get<double>(); };
+  CHECK(value("psnr") == doctest::Approx(golden_metric("psnr.mean")).epsilon(1e-6));
+  CHECK(value("ssim") == doctest::Approx(golden_metric("ssim.mean")).epsilon(1e-6));
+  CHECK(value("colorful") == doctest::Approx(golden_metric("colorful.mean")).epsilon(1e-6));
+  CHECK(value("colorful_signed_ref") == doctest::Approx(golden_metric("colorful_signed.ref.mean")).epsilon(1e-6));
+  CHECK(value("lpips") == doctest::Approx(golden_metric("lpips64.mean")).epsilon(1e-4));
+  CHECK(value("fid") == doctest::Approx(golden_metric("fid.pytorch-fid")).epsilon(1e-3));
+  CHECK(value("top1") == golden_metric("accuracy.top1"));
+  CHECK(value("top5") == golden_metric("accuracy.top5"));
+  CHECK(doc["images"]["n01443537/img_07"]["psnr"].get<double>() ==
+        doctest::Approx(golden_metric("psnr.n01443537/img_07.png")).epsilon(1e-6));
+  CHECK(doc["images"]["n01443537/img_07"]["top5"].size() == 5);
+}
+
+TEST_CASE("cli eval: unpaired files are listed and fail the run unless allowed; options are checked first") {
+  Scratch s;
+  fs::copy(eval_golden("pred"), s / "pred", fs::copy_options::recursive);
+  fs::remove(s / "pred/n01440764/img_03.png");
+  fs::copy_file(eval_golden("pred/n01440764/img_04.png"), s / "pred/n01440764/stray.png");
+  const Result r = run({"eval", "--pred", s / "pred", "--ref", eval_golden("ref"), "--metrics", "psnr", "-q"});
+  CHECK(r.status == 1);
+  CHECK(r.out.find("63 pairs") != std::string::npos);
+  CHECK(r.out.find("1 missing, 1 extra") != std::string::npos);
+  CHECK(r.err.find("img_03.png") != std::string::npos);
+  CHECK(r.err.find("stray.png") != std::string::npos);
+  const Result allowed = run({"eval", "--pred", s / "pred", "--ref", eval_golden("ref"), "--metrics", "psnr",
+                              "--allow-unpaired", "-q"});
+  CHECK(allowed.status == 0);
+  const Result no_net = run({"eval", "--pred", s / "pred", "--ref", eval_golden("ref"), "--metrics", "fid"});
+  CHECK(no_net.status == 2);
+  CHECK(no_net.err.find("--metrics fid needs --inception FILE") != std::string::npos);
+  const Result half_lpips = run({"eval", "--pred", s / "pred", "--ref", eval_golden("ref"), "--lpips-lin",
+                                 eval_golden("lpips_vgg_v0.1.pth")});
+  CHECK(half_lpips.status == 2);
+  const Result bad_inception = run({"eval", "--pred", s / "pred", "--ref", eval_golden("ref"), "--inception",
+                                    test::golden_path("classifiers/tiny_resnetd.pth")});
+  CHECK(bad_inception.status == 1);
+  CHECK(bad_inception.err.find("tiny_resnetd.pth") != std::string::npos);
+  CHECK_FALSE(fs::exists(s / "report.json"));
 }
 
 }  // TEST_SUITE("cli")

@@ -22,6 +22,7 @@
 
 #include "imaging/image.h"
 #include "models/inception.h"
+#include "eval/evaluate.h"
 #include "seeded_state.h"
 #include "tensor/error.h"
 #include "tensor/safetensors.h"
@@ -295,6 +296,30 @@ TEST_CASE("inception: features of 4 photos match pytorch-fid's and torchvision's
     CHECK(f.protocol() == p);
     check_golden_features(f, p);
   }
+}
+
+TEST_CASE("eval FID: 64 photo pairs through evaluate() match pytorch-fid's calculate_frechet_distance") {
+  if (!have_golden()) return;
+  // The torchvision protocol here (the pytorch-fid one runs through `bigcolor eval` in tests/test_cli_eval.cpp):
+  // every feature of both sets streamed into the moments, the eigenvalue square root against scipy's sqrtm.
+  const InceptionFeatures net = InceptionFeatures::from_state(full_state(InceptionProtocol::Torchvision, true),
+                                                              "torchvision (seeded, calibrated)");
+  bigcolor::eval::EvalRequest request;
+  request.colorful = request.psnr = request.ssim = false;
+  request.batch = 16;
+  bigcolor::eval::EvalNetworks networks;
+  networks.features = [&net](const Tensor& images) { return net.features(images); };
+  networks.fid_protocol = "torchvision";
+  const auto report = bigcolor::eval::evaluate(golden("pred"), golden("ref"), request, networks);
+  REQUIRE(report.metrics.size() == 1);
+  CHECK(report.metrics[0].name == "fid");
+  CHECK(report.metrics[0].count == 64);
+  const bigcolor::SafetensorsFile m = bigcolor::load_safetensors(golden("metrics.safetensors"));
+  const double scipy = m.at("fid.torchvision").to_vector()[0], eig = m.at("fid_eig.torchvision").to_vector()[0];
+  MESSAGE("FID (torchvision protocol): ours ", report.metrics[0].value, ", pytorch-fid ", scipy,
+          ", the eigenvalue formula in numpy ", eig);
+  CHECK(report.metrics[0].value == doctest::Approx(scipy).epsilon(1e-3));
+  CHECK(report.metrics[0].value == doctest::Approx(eig).epsilon(1e-3));
 }
 
 }  // TEST_SUITE("eval")

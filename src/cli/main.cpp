@@ -1,4 +1,4 @@
-// The `bigcolor` command: colorize, classify, inspect, convert, train. Each subcommand is built the same way: its options
+// The `bigcolor` command: colorize, classify, eval, inspect, convert, train. Each subcommand is built the same way: its options
 // struct and run_<cmd> in <cmd>.h/.cpp, its CLI11 options in <cmd>_command.cpp (add_<cmd>_command); this file only
 // puts them together, parses, and turns errors into exit statuses.
 //
@@ -19,6 +19,7 @@
 #include "cli/colorize.h"
 #include "cli/common.h"
 #include "cli/convert.h"
+#include "cli/eval.h"
 #include "cli/inspect.h"
 #include "cli/train.h"
 #include "imaging/image.h"
@@ -64,6 +65,8 @@ int main(int argc, char** argv) {
   CLI::App* colorize = add_colorize_command(app, co);
   ClassifyOptions clo;
   CLI::App* classify = add_classify_command(app, clo);
+  EvalOptions eo;
+  CLI::App* eval = add_eval_command(app, eo);
   InspectOptions io;
   CLI::App* inspect = add_inspect_command(app, io);
   ConvertOptions vo;
@@ -96,6 +99,7 @@ int main(int argc, char** argv) {
   try {
     if (colorize->parsed()) return run_colorize(co);
     if (classify->parsed()) return run_classify(clo);
+    if (eval->parsed()) return run_eval(eo);
     if (inspect->parsed()) return run_inspect(io);
     if (convert->parsed()) return run_convert(vo);
     if (train->parsed()) return run_train(to);
