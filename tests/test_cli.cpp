@@ -117,7 +117,7 @@ TEST_SUITE("cli") {
 TEST_CASE("cli: --help documents every option, --version, and usage errors exit 2") {
   const Result top = run({"--help"});
   CHECK(top.status == 0);
-  for (const char* word : {"colorize", "classify", "inspect", "convert", "--version"}) CHECK(top.out.find(word) != std::string::npos);
+  for (const char* word : {"colorize", "classify", "eval", "inspect", "convert", "--version"}) CHECK(top.out.find(word) != std::string::npos);
   const Result version = run({"--version"});
   CHECK(version.status == 0);
   CHECK(version.out.find("bigcolor ") == 0);

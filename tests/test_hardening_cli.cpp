@@ -204,7 +204,7 @@ TEST_CASE("hardening cli: messages that name the fix") {
   write_image(s / "a.png", 40, 40);
   const Result unknown = run({"colourize", s / "a.png"});
   CHECK(unknown.status == 2);
-  CHECK(unknown.err.find("unknown command 'colourize' (commands: colorize, classify, inspect, convert, train)") !=
+  CHECK(unknown.err.find("unknown command 'colourize' (commands: colorize, classify, eval, inspect, convert, train)") !=
         std::string::npos);
   const Result nan = colorize({s / "a.png"}, s / "o", {"--class", "1", "--size", "abc"});
   CHECK(nan.status == 2);
