@@ -8,6 +8,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <filesystem>
 
 #include "eval/evaluate.h"
 #include "imaging/image.h"
@@ -91,6 +92,49 @@ TEST_CASE("eval parity: accuracy with the ImageNet evaluation input gives the re
   for (const eval::MetricValue& m : report.metrics) mean[m.name] = m.value;
   CHECK(mean.at("top1") == golden_value("accuracy.top1"));
   CHECK(mean.at("top5") == golden_value("accuracy.top5"));
+}
+
+TEST_CASE("eval streams: peak memory does not grow with the number of images") {
+  // A set four times larger must not need more tensor memory: only the current batch is ever held. The features
+  // here are the images' channel means (cheap, and enough to exercise the batching and the moments).
+  bigcolor::test::TempFolder tmp("bigcolor_eval_stream_");
+  namespace fs = std::filesystem;
+  for (const char* side : {"pred", "ref"}) fs::create_directories(tmp.path() / "small" / side / "n01440764");
+  int copied = 0;
+  for (const auto& e : fs::directory_iterator(test::golden_path("eval/ref/n01440764")))
+    if (copied < 16) {
+      const std::string name = e.path().filename().string();
+      fs::copy_file(e.path(), tmp.path() / "small/ref/n01440764" / name);
+      fs::copy_file(test::golden_path("eval/pred/n01440764/" + name), tmp.path() / "small/pred/n01440764" / name);
+      ++copied;
+    }
+  eval::EvalRequest request;
+  request.batch = 8;
+  eval::EvalNetworks networks;
+  networks.features = [](const Tensor& images) {
+    const std::int64_t b = images.dim(0), hw = images.dim(2) * images.dim(3);
+    Tensor f = Tensor::zeros({b, 3});
+    for (std::int64_t i = 0; i < b; ++i)
+      for (int c = 0; c < 3; ++c) {
+        double sum = 0;
+        for (std::int64_t k = 0; k < hw; ++k) sum += images.data<float>()[(i * 3 + c) * hw + k];
+        f.data<float>()[i * 3 + c] = static_cast<float>(sum / hw);
+      }
+    return f;
+  };
+  networks.fid_protocol = "channel means";
+  auto peak_of = [&](const std::string& pred, const std::string& ref) {
+    reset_host_peak_memory();
+    const std::size_t before = host_memory_stats().in_use;
+    const eval::EvalReport report = eval::evaluate(pred, ref, request, networks);
+    CHECK(report.metrics.back().name == "fid");
+    return host_memory_stats().peak_in_use - before;
+  };
+  const std::size_t small = peak_of((tmp.path() / "small/pred").string(), (tmp.path() / "small/ref").string());
+  const std::size_t large = peak_of(pred_dir(), ref_dir());
+  MESSAGE("peak tensor memory: 16 pairs ", small, " bytes, 64 pairs ", large, " bytes");
+  CHECK(small > 0);
+  CHECK(large <= small);
 }
 
 }  // TEST_SUITE("eval")
