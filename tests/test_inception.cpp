@@ -12,13 +12,11 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 #include <map>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
 
 #include "imaging/image.h"
 #include "models/inception.h"
@@ -70,27 +68,9 @@ std::map<std::string, Tensor> full_state(InceptionProtocol layout, bool calibrat
 // metrics, which bigcolor's safetensors reader (F32/F16/BF16/I32/I64) refuses.
 const std::map<std::string, Tensor>& golden_features() {
   static const std::map<std::string, Tensor> features = [] {
-    const std::string path = golden("metrics.safetensors");
-    std::ifstream in(path, std::ios::binary);
-    REQUIRE_MESSAGE(in, path, ": cannot open");
-    std::uint64_t header_size = 0;
-    in.read(reinterpret_cast<char*>(&header_size), 8);  // little-endian, as the host
-    std::string header(static_cast<std::size_t>(header_size), '\0');
-    in.read(header.data(), static_cast<std::streamsize>(header_size));
-    const nlohmann::json doc = nlohmann::json::parse(header);
     std::map<std::string, Tensor> out;
-    for (const auto& [name, entry] : doc.items()) {
-      if (!name.starts_with("features.")) continue;
-      REQUIRE_MESSAGE(entry.at("dtype") == "F32", name);
-      const bigcolor::Shape shape = entry.at("shape").get<bigcolor::Shape>();
-      const std::uint64_t begin = entry.at("data_offsets")[0], end = entry.at("data_offsets")[1];
-      std::vector<float> values(static_cast<std::size_t>(bigcolor::shape_numel(shape)));
-      REQUIRE(end - begin == values.size() * sizeof(float));
-      in.seekg(static_cast<std::streamoff>(8 + header_size + begin));
-      in.read(reinterpret_cast<char*>(values.data()), static_cast<std::streamsize>(end - begin));
-      REQUIRE_MESSAGE(in, path, ": truncated at ", name);
-      out.emplace(name, Tensor::from_vector(values, shape));
-    }
+    for (const auto& [name, t] : bigcolor::load_safetensors(golden("metrics.safetensors")).tensors)
+      if (name.starts_with("features.")) out.emplace(name, t);
     return out;
   }();
   return features;

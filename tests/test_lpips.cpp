@@ -8,13 +8,11 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 #include <map>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
 
 #include "eval/lpips.h"
 #include "imaging/image.h"
@@ -68,35 +66,11 @@ State lin_state(const std::array<std::int64_t, 5>& w, float value = -1.0f) {
 
 constexpr std::array<std::int64_t, 5> kTiny = {4, 6, 8, 8, 12};
 
-// The F32 and F64 scalars (one element) of a safetensors file, as doubles. metrics.safetensors holds F64 tensors,
-// which load_safetensors (F32, F16, BF16, I32, I64) does not read; this reads only what the tests need.
+// The one-element tensors of a safetensors file (F32, and F64 read as F32), as doubles.
 std::map<std::string, double> read_scalars(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  REQUIRE_MESSAGE(in.good(), path, " is missing");
-  std::uint64_t n = 0;
-  in.read(reinterpret_cast<char*>(&n), 8);
-  REQUIRE(n < (100u << 20));
-  std::string header(n, '\0');
-  in.read(header.data(), static_cast<std::streamsize>(n));
-  const nlohmann::json j = nlohmann::json::parse(header);
   std::map<std::string, double> out;
-  for (const auto& [name, e] : j.items()) {
-    if (name == "__metadata__") continue;
-    const std::string dtype = e["dtype"];
-    const std::uint64_t begin = e["data_offsets"][0], end = e["data_offsets"][1];
-    if ((dtype != "F32" || end - begin != 4) && (dtype != "F64" || end - begin != 8)) continue;
-    in.seekg(static_cast<std::streamoff>(8 + n + begin));
-    if (dtype == "F32") {
-      float v = 0;
-      in.read(reinterpret_cast<char*>(&v), 4);
-      out[name] = v;
-    } else {
-      double v = 0;
-      in.read(reinterpret_cast<char*>(&v), 8);
-      out[name] = v;
-    }
-    REQUIRE(in.good());
-  }
+  for (const auto& [name, t] : bigcolor::load_safetensors(path).tensors)
+    if (t.numel() == 1 && t.dtype() == bigcolor::DType::F32) out[name] = t.to_vector()[0];
   return out;
 }
 
