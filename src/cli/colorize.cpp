@@ -22,6 +22,7 @@
 #include "bigcolor/bigcolor.h"
 #include "cli/common.h"
 #include "cli/input_scan.h"
+#include "cli/ranks.h"
 #include "imaging/color.h"
 #include "imaging/resize.h"
 #include "imaging/image.h"
@@ -260,7 +261,13 @@ int run_colorize(const ColorizeOptions& o) {
   Run run(o);
   run.request = o.request;
   run.device = pick_device(o.device);
-  if (o.threads > 0) omp_set_num_threads(o.threads);
+  const Ranks& ranks = Ranks::world();
+  if (o.threads > 0)
+    omp_set_num_threads(o.threads);
+  else if (ranks.local_size() > 1)  // the ranks of one machine share its cores
+    omp_set_num_threads(std::max(1, omp_get_num_procs() / ranks.local_size()));
+  if (ranks.distributed() && run.device == Device::CUDA)  // one rank per GPU
+    cuda::select_device(ranks.local_rank() % cuda::device_count());
   // Classes: --class / --mix when given, else the classifier's top-k of each photo.
   const bool explicit_classes = !o.request.classes.empty() || !o.request.mix.empty();
   if (o.classifier.empty() && (o.topk_given || o.classifier_size > 0))
@@ -351,10 +358,26 @@ int run_colorize(const ColorizeOptions& o) {
     ++failed;
   }
   if (o.limit > 0 && images.size() > static_cast<std::size_t>(o.limit)) images.resize(o.limit);
-  if (const std::size_t dropped = drop_earlier_results(images, run.output_dir); dropped > 0 && !o.quiet)
+  if (const std::size_t dropped = drop_earlier_results(images, run.output_dir);
+      dropped > 0 && !o.quiet && ranks.rank() == 0)
     std::cerr << "bigcolor: " << dropped << (dropped == 1 ? " input is" : " inputs are")
               << " a result of another input in its own output folder (an earlier run's); not colorized again"
               << std::endl;
+  // Under mpirun every rank has the same list; each takes its share. Inputs that would write the same file names
+  // (the same output folder and stem) go to one rank, whose check then refuses the second as on one process.
+  const std::size_t all_images = images.size();
+  if (ranks.distributed()) {
+    std::map<std::string, std::size_t> group;  // output folder + stem -> its index in order of first appearance
+    std::vector<InputImage> mine;
+    for (const InputImage& input : images) {
+      const std::string key = (input.out_subdir / input.stem).string();
+      const std::size_t g = group.emplace(key, group.size()).first->second;
+      if (owns(ranks, g)) mine.push_back(input);
+    }
+    images = std::move(mine);
+    if (ranks.rank() != 0) failed = 0;  // problems with the arguments were seen by every rank: count them once
+  }
+  const std::string who = ranks.distributed() ? "rank " + std::to_string(ranks.rank()) + ": " : "";
 
   if (!images.empty()) {
     // The model, in eval mode with gradients off (inference keeps no activations and no gradient buffers), and
@@ -419,7 +442,7 @@ int run_colorize(const ColorizeOptions& o) {
       const int skipped_before = run.skipped;
       const std::string line = colorize_one(run, input);
       if (run.skipped == skipped_before) ++done;
-      if (!o.quiet) std::cerr << "[" << i + 1 << "/" << images.size() << "] " << line << std::endl;
+      if (!o.quiet) std::cerr << who << "[" << i + 1 << "/" << images.size() << "] " << line << std::endl;
     } catch (const std::bad_alloc&) {
       report_failure(input.path, "out of memory");
       ++failed;
@@ -432,7 +455,17 @@ int run_colorize(const ColorizeOptions& o) {
     }
   }
 
-  if (!o.quiet) {
+  // One summary for the whole run: the counts summed over the ranks, the largest rank's memory.
+  const std::vector<std::int64_t> totals = ranks.sum({done, failed, run.skipped, run.results});
+  const std::vector<std::int64_t> peaks =
+      ranks.max({static_cast<std::int64_t>(peak_host_memory()),
+                 static_cast<std::int64_t>(run.device == Device::CUDA && run.model ? cuda::memory_stats().peak_in_use
+                                                                                   : 0)});
+  done = static_cast<int>(totals[0]);
+  failed = static_cast<int>(totals[1]);
+  run.skipped = static_cast<int>(totals[2]);
+  run.results = static_cast<int>(totals[3]);
+  if (!o.quiet && ranks.rank() == 0) {
     std::ostringstream s;
     s << "colorized " << done << " of " << done + failed + run.skipped << " images (" << run.results
       << (run.results == 1 ? " result" : " results") << ") in " << format_seconds(watch.seconds());
@@ -443,9 +476,10 @@ int run_colorize(const ColorizeOptions& o) {
     }
     s << "; ";
     if (run.skipped > 0) s << run.skipped << " skipped (results present); ";
-    s << failed << " failed; peak memory: host "
-      << format_bytes(peak_host_memory());
-    if (run.device == Device::CUDA && run.model) s << ", GPU " << format_bytes(cuda::memory_stats().peak_in_use);
+    s << failed << " failed; peak memory: host " << format_bytes(static_cast<std::uint64_t>(peaks[0]));
+    if (run.device == Device::CUDA && run.model) s << ", GPU " << format_bytes(static_cast<std::uint64_t>(peaks[1]));
+    if (ranks.distributed())
+      s << " (the largest of " << ranks.size() << " ranks, which shared the " << all_images << " inputs)";
     std::cerr << s.str() << std::endl;
   }
   return failed == 0 ? 0 : 1;

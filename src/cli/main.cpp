@@ -21,6 +21,7 @@
 #include "cli/convert.h"
 #include "cli/eval.h"
 #include "cli/inspect.h"
+#include "cli/ranks.h"
 #include "cli/train.h"
 #include "imaging/image.h"
 #include "tensor/files.h"
@@ -44,9 +45,20 @@ std::string version_text() {
   return s + ")";
 }
 
+const Ranks* g_ranks = nullptr;  // set once MPI (or the single-process stand-in) is up
+
+// An error ends the command. Under mpirun the other ranks may not have met it and could wait for this one in a
+// collective forever, so the whole job is ended (MPI_Abort) instead of this rank alone.
+int leave(int status) {
+  if (g_ranks && g_ranks->distributed()) g_ranks->abort(status);
+  return status;
+}
+
 int report(const std::string& message) {
-  std::cerr << "bigcolor: " << one_line(message) << std::endl;
-  return 1;
+  std::cerr << "bigcolor";
+  if (g_ranks && g_ranks->distributed()) std::cerr << " (rank " << g_ranks->rank() << ")";
+  std::cerr << ": " << one_line(message) << std::endl;
+  return leave(1);
 }
 
 }  // namespace
@@ -97,6 +109,12 @@ int main(int argc, char** argv) {
   }
 
   try {
+    // Under mpirun: every rank parses the same command line; only colorize shares its work out (cli/ranks.h).
+    const Ranks& ranks = Ranks::world();
+    g_ranks = &ranks;
+    if (ranks.distributed() && !colorize->parsed())
+      throw Error("this command runs in one process; under mpirun (" + std::to_string(ranks.size()) +
+                  " ranks) only colorize is distributed so far");
     if (colorize->parsed()) return run_colorize(co);
     if (classify->parsed()) return run_classify(clo);
     if (eval->parsed()) return run_eval(eo);
@@ -106,7 +124,7 @@ int main(int argc, char** argv) {
     return 2;
   } catch (const UsageError& e) {
     std::cerr << "bigcolor: " << one_line(e.what()) << "\nRun with --help for more information." << std::endl;
-    return 2;
+    return leave(2);
   } catch (const Error& e) {
     return report(e.what());
   } catch (const std::filesystem::filesystem_error& e) {

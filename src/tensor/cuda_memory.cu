@@ -34,6 +34,11 @@ int device_count() {
   return count;
 }
 
+void select_device(int index) {
+  BIGCOLOR_CHECK(index >= 0 && index < device_count(), "GPU ", index, " requested, ", device_count(), " visible");
+  CUDA_CHECK(cudaSetDevice(index));
+}
+
 // ---- caching allocator --------------------------------------------------------------------------------------------
 
 namespace {

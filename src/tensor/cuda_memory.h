@@ -8,6 +8,8 @@
 namespace bigcolor::cuda {
 
 int device_count();  // 0 when no GPU (or no driver) is present
+// The GPU this process computes on, before any CUDA work (one rank per GPU under mpirun: its local rank).
+void select_device(int index);
 
 // Caching allocator: freed blocks are kept per size class and reused; cudaMalloc runs only when the cache has no
 // block of the class. On out-of-memory the cache is emptied and the allocation retried once.

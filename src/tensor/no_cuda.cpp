@@ -10,6 +10,7 @@ namespace {
 }  // namespace
 
 int device_count() { return 0; }
+void select_device(int) { no_cuda(); }
 void* allocate(std::size_t) { no_cuda(); }
 void deallocate(void*, std::size_t) {}
 void empty_cache() {}
