@@ -87,12 +87,13 @@ TEST_CASE("cli mpi: a failing input is counted once; undistributed commands refu
   write_image(s / "in/b.png", 32, 32, 1, 2);
   { std::ofstream(s / "in/c.png") << "not a png"; }
   const std::string mpirun = quote(BIGCOLOR_CLI_MPIRUN) + " --allow-run-as-root --oversubscribe -np 2";
-  const Result r = run_with(mpirun, {"colorize", s / "in", "--class", "1", "--size", "32", "--ckpt", tiny(), "-o",
-                                     s / "out"});
+  const Result r = run_with(mpirun, {"colorize", s / "in", s / "missing.png", "--class", "1", "--size", "32",
+                                     "--ckpt", tiny(), "-o", s / "out"});
   CHECK(r.status == 1);
-  CHECK(count(r.err, "c.png") == 1);
-  CHECK(count(r.err, "colorized 2 of 3 images") == 1);
-  CHECK(r.err.find("1 failed") != std::string::npos);
+  CHECK(count(r.err, "c.png") == 1);        // a bad image: on the rank that had it
+  CHECK(count(r.err, "missing.png") == 1);  // a bad argument: every rank saw it, rank 0 says so
+  CHECK(count(r.err, "colorized 2 of 4 images") == 1);
+  CHECK(r.err.find("2 failed") != std::string::npos);
   const Result inspect = run_with(mpirun, {"inspect", tiny()});
   CHECK(inspect.status != 0);
   CHECK(inspect.err.find("only colorize is distributed so far") != std::string::npos);

@@ -301,7 +301,11 @@ int run_colorize(const ColorizeOptions& o) {
   run.output_dir = fs::path(o.output_dir);
   check_output_location(run.output_dir);
 
-  // The inputs: problems with the arguments themselves are reported now, and count as failed inputs.
+  // The inputs: problems with the arguments themselves are reported now, and count as failed inputs. Every rank
+  // of an mpirun sees them; rank 0 says so.
+  const auto report_argument = [&ranks](const std::string& arg, const std::string& problem) {
+    if (ranks.rank() == 0) report_failure(arg, problem);
+  };
   std::vector<InputImage> images;
   int failed = 0;
   FolderScan scan;
@@ -310,11 +314,11 @@ int run_colorize(const ColorizeOptions& o) {
   for (const std::string& arg : o.inputs) {
     const fs::path p(arg);
     if (const std::string problem = file_problem(p.string()); !problem.empty()) {
-      report_failure(arg, problem);
+      report_argument(arg, problem);
       ++failed;
     } else if (o.class_from_folder) {
       if (!fs::is_directory(p, ec)) {
-        report_failure(arg, "--class-from-folder needs ImageFolder roots (a folder of class folders), not a file");
+        report_argument(arg, "--class-from-folder needs ImageFolder roots (a folder of class folders), not a file");
         ++failed;
         continue;
       }
@@ -322,13 +326,13 @@ int run_colorize(const ColorizeOptions& o) {
       std::size_t undecodable = 0;
       const std::vector<InputImage> found = image_folder_inputs(p, scan, classes, undecodable);
       if (classes.empty() || found.empty()) {
-        report_failure(arg, classes.empty() ? "no class folders in this folder (--class-from-folder)"
+        report_argument(arg, classes.empty() ? "no class folders in this folder (--class-from-folder)"
                                             : "no images (.png, .jpg, .jpeg, .bmp) in its class folders");
         ++failed;
         continue;
       }
       if (undecodable > 0)
-        std::cerr << "bigcolor: " << arg << ": " << undecodable
+        if (ranks.rank() == 0) std::cerr << "bigcolor: " << arg << ": " << undecodable
                   << " files of formats this reader cannot decode (.ppm, .pgm, .tif, .tiff, .webp) are not "
                      "colorized; convert them to PNG" << std::endl;
       run.note(arg + ": " + std::to_string(classes.size()) + " classes (" + classes.front() + " = 0 .. " +
@@ -340,12 +344,12 @@ int run_colorize(const ColorizeOptions& o) {
       try {
         scan.scan(p, p, images);
       } catch (const fs::filesystem_error& e) {
-        report_failure(arg, std::string("cannot read the folder: ") + e.code().message());
+        report_argument(arg, std::string("cannot read the folder: ") + e.code().message());
         ++failed;
         continue;
       }
       if (images.size() == before) {
-        report_failure(arg, std::string("no images (.png, .jpg, .jpeg, .bmp) in this folder") +
+        report_argument(arg, std::string("no images (.png, .jpg, .jpeg, .bmp) in this folder") +
                                 (o.recursive ? " or below it" : " (--recursive looks into subfolders)"));
         ++failed;
       }
@@ -354,7 +358,7 @@ int run_colorize(const ColorizeOptions& o) {
     }
   }
   for (const std::string& problem : scan.problems) {
-    std::cerr << "bigcolor: " << one_line(problem) << std::endl;
+    if (ranks.rank() == 0) std::cerr << "bigcolor: " << one_line(problem) << std::endl;
     ++failed;
   }
   if (o.limit > 0 && images.size() > static_cast<std::size_t>(o.limit)) images.resize(o.limit);
