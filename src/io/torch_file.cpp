@@ -14,6 +14,7 @@
 #include <unordered_set>
 
 #include "io/zip_archive.h"
+#include "tensor/half.h"
 #include "tensor/error.h"
 #include "tensor/files.h"
 
@@ -55,24 +56,6 @@ DType output_dtype(SourceType t) {
   }
 }
 
-float half_to_float(std::uint16_t h) {
-  const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000) << 16;
-  const std::uint32_t exp = (h >> 10) & 0x1F;
-  std::uint32_t mant = h & 0x3FF;
-  std::uint32_t bits;
-  if (exp == 0x1F) {
-    bits = sign | 0x7F800000u | (mant << 13);  // inf, NaN (payload kept)
-  } else if (exp != 0) {
-    bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
-  } else if (mant == 0) {
-    bits = sign;  // ±0
-  } else {  // subnormal: mant * 2^-24, normalized
-    int p = 9;
-    while (!(mant & (1u << p))) --p;
-    bits = sign | (static_cast<std::uint32_t>(p + 103) << 23) | (((mant << (10 - p)) & 0x3FF) << 13);
-  }
-  return std::bit_cast<float>(bits);
-}
 
 // A view may repeat its storage's elements (zero strides) up to this many elements in all.
 constexpr std::uint64_t kMaxBroadcastElements = std::uint64_t(1) << 24;
@@ -288,7 +271,7 @@ Tensor materialize(const TensorRecord& record, const std::string& name, const st
       break;
     case SourceType::BF16:
       gather(buffer.data(), es, record.size, stride, out.data<float>(), [&](const unsigned char* p) {
-        return std::bit_cast<float>(static_cast<std::uint32_t>(load(p, std::uint16_t(0))) << 16);
+        return bf16_to_float(load(p, std::uint16_t(0)));
       });
       break;
     case SourceType::F64:

@@ -21,4 +21,5 @@ namespace bigcolor::ops {
 #include "kernels/op_signatures.inc"
 #include "kernels/fused_signatures.inc"
 #include "kernels/inference_signatures.inc"
+#include "kernels/precision_signatures.inc"
 }  // namespace bigcolor::ops

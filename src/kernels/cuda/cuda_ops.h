@@ -9,4 +9,5 @@ namespace bigcolor::cuda {
 #include "kernels/op_signatures.inc"
 #include "kernels/fused_signatures.inc"
 #include "kernels/inference_signatures.inc"
+#include "kernels/precision_signatures.inc"
 }  // namespace bigcolor::cuda

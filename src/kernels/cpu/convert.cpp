@@ -1,0 +1,39 @@
+// F32 / F16 / BF16 conversion on the CPU (kernels/precision_signatures.inc), through tensor/half.h's scalar rules.
+#include <cstring>
+
+#include "kernels/cpu/cpu_ops.h"
+#include "tensor/half.h"
+
+namespace bigcolor::cpu {
+
+namespace {
+
+float load(const void* p, DType t, std::int64_t i) {
+  if (t == DType::F32) return static_cast<const float*>(p)[i];
+  const std::uint16_t h = static_cast<const std::uint16_t*>(p)[i];
+  return t == DType::F16 ? half_to_float(h) : bf16_to_float(h);
+}
+
+void store(void* p, DType t, std::int64_t i, float v) {
+  if (t == DType::F32)
+    static_cast<float*>(p)[i] = v;
+  else
+    static_cast<std::uint16_t*>(p)[i] = t == DType::F16 ? float_to_half(v) : float_to_bf16(v);
+}
+
+}  // namespace
+
+void convert(const Tensor& out, const Tensor& in) {
+  if (out.dtype() == in.dtype()) {
+    if (out.raw() != in.raw()) std::memcpy(out.raw(), in.raw(), in.nbytes());
+    return;
+  }
+  const std::int64_t n = in.numel();
+  const void* src = in.raw();
+  void* dst = out.raw();
+  const DType from = in.dtype(), to = out.dtype();
+#pragma omp parallel for schedule(static)
+  for (std::int64_t i = 0; i < n; ++i) store(dst, to, i, load(src, from, i));
+}
+
+}  // namespace bigcolor::cpu
