@@ -223,6 +223,14 @@ void check_case_cuda_vs_cpu(const OpCase& op, Rng& rng) {
       CHECK_MESSAGE(bitwise_equal(again.at(name), gpu.at(name)), op.name, " ", name, " differs on a second run");
     }
   }
+  for (const auto& [out, in] : op.in_place) {  // the GPU forward with out aliasing (a copy of) in
+    Tensors aliased = gpu;
+    const Tensor x = op.t.at(in).to(Device::CUDA);
+    aliased[in] = x;
+    aliased[out] = x;
+    op.forward(aliased);
+    check_close(x, cpu.at(out), tolerance(out), op.name + " " + out + " (in place)");
+  }
   if (op.grads.empty()) return;
 
   if (op.backward_from_cpu_forward) {

@@ -542,6 +542,7 @@ const std::vector<OpEntry>& op_table() {
   static const std::vector<OpEntry> table = [] {
     std::vector<OpEntry> all = primitive_op_entries();
     for (OpEntry& entry : fused_op_entries()) all.push_back(std::move(entry));
+    for (OpEntry& entry : inference_op_entries()) all.push_back(std::move(entry));
     return all;
   }();
   return table;

@@ -1,5 +1,8 @@
-// The op table: every op of kernels/op_signatures.inc and kernels/fused_signatures.inc that has a backward, registered
-// once, with the shapes it is tested at and how its inputs are drawn. The harnesses loop over it:
+// The op table: every op of kernels/*_signatures.inc, registered once, with the shapes it is tested at and how its
+// inputs are drawn: the ops with a backward (op_signatures.inc, fused_signatures.inc), and the forward-only ones
+// (inference_signatures.inc, precision_signatures.inc: op_table_inference.cpp), which have no gradcheck_cases and no
+// golden spec (their CPU versions are checked against direct loops in test_classifier_ops.cpp / test_convert.cpp).
+// The harnesses loop over it:
 //   tests/test_finite_difference.cpp  "gradcheck": central differences against the CPU backward (op_harness.h)
 //   tests/test_cuda_vs_cpu.cpp        "cuda": the CUDA backend against the CPU backend, outputs poisoned with NaN
 //   tests/test_golden_ops.cpp         "golden": a primitive op against PyTorch's float32 results in tests/golden/
@@ -97,16 +100,20 @@ struct GoldenSpec {
 
 struct OpEntry {
   std::string op;  // as in op_signatures.inc / fused_signatures.inc, e.g. "conv2d"
-  std::function<std::vector<OpCase>(Rng&)> gradcheck_cases;  // small shapes (up to ~500 elements per input)
+  std::function<std::vector<OpCase>(Rng&)> gradcheck_cases;  // small shapes (up to ~500 elements per input);
+                                                             // empty for a forward-only op
+
   std::function<std::vector<OpCase>(Rng&)> cuda_cases;       // odd sizes, tile boundaries, real layer shapes
   std::uint64_t gradcheck_seed, cuda_seed;
   GoldenSpec golden = {};  // every primitive op has one (checked by test_golden_ops.cpp)
 };
 
-// Primitive ops (op_table.cpp) and the fused BigGAN kernels (op_table_fused.cpp), in one list.
+// Primitive ops (op_table.cpp), the fused BigGAN kernels (op_table_fused.cpp) and the forward-only ops
+// (op_table_inference.cpp), in one list.
 const std::vector<OpEntry>& op_table();
 std::vector<OpEntry> primitive_op_entries();
 std::vector<OpEntry> fused_op_entries();
+std::vector<OpEntry> inference_op_entries();  // forward only (op_table_inference.cpp)
 
 // Builders the self-tests of the harness reuse (test_finite_difference.cpp).
 OpCase linear_case(Rng& rng, std::int64_t b, std::int64_t i, std::int64_t o, bool bias, bool want_d_in = true);

@@ -1,7 +1,7 @@
 // The classifiers' forward-only CPU ops (kernels/inference_signatures.inc) against direct loops in double that
 // follow the contract's formulas literally, at awkward sizes: odd and even inputs, both TF "same" paddings of
 // stride 2 (0/1 and 1/2), batch > 1, channel counts that are no multiple of 4, outputs poisoned with NaN first.
-// The CUDA twins are compared with these in tests/test_cuda_classifier_ops.cpp.
+// The CUDA twins are compared with these through the op table (op_table_inference.cpp, test_cuda_vs_cpu.cpp).
 #include <doctest/doctest.h>
 
 #include <algorithm>
