@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/common.h"
+#include "cli/input_scan.h"
 #include "imaging/image.h"
 #include "io/imagenet_classes.h"
 #include "models/classifier.h"
@@ -19,12 +20,6 @@ namespace bigcolor::cli {
 namespace fs = std::filesystem;
 
 namespace {
-
-bool is_image_name(const fs::path& p) {
-  std::string ext = p.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-  return ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".bmp";
-}
 
 // The class's first name and WordNet id when the index is an ImageNet-1k class, else empty.
 const ImageNetClass* imagenet_class(int index) {
@@ -39,25 +34,28 @@ int run_classify(const ClassifyOptions& o) {
   if (o.threads > 0) omp_set_num_threads(o.threads);
   int failed = 0;
   std::vector<std::string> images;
+  FolderScan scan;  // folders: the images directly inside, sorted, as colorize reads them
   for (const std::string& arg : o.inputs) {
     std::error_code ec;
     if (const std::string problem = file_problem(arg); !problem.empty()) {
       std::cerr << "bigcolor: " << one_line(arg + ": " + problem) << std::endl;
       ++failed;
     } else if (fs::is_directory(arg, ec)) {
-      std::vector<std::string> found;
-      for (const fs::directory_entry& e : fs::directory_iterator(arg, ec))
-        if (e.is_regular_file(ec) && is_image_name(e.path()) && e.path().filename().string()[0] != '.')
-          found.push_back(e.path().string());
-      std::sort(found.begin(), found.end());
+      std::vector<InputImage> found;
+      scan.scan(arg, arg, found);
       if (found.empty()) {
-        std::cerr << "bigcolor: " << arg << ": no images (.png, .jpg, .jpeg, .bmp) in this folder" << std::endl;
+        std::cerr << "bigcolor: " << arg << ": no images (" << kReadableImageExtensions << ") in this folder"
+                  << std::endl;
         ++failed;
       }
-      images.insert(images.end(), found.begin(), found.end());
+      for (const InputImage& i : found) images.push_back(i.path);
     } else {
       images.push_back(arg);
     }
+  }
+  for (const std::string& problem : scan.problems) {
+    std::cerr << "bigcolor: " << one_line(problem) << std::endl;
+    ++failed;
   }
   if (images.empty()) return 1;
 

@@ -5,24 +5,13 @@
 #include <algorithm>
 #include <cctype>
 
+#include "imaging/image.h"
 #include "tensor/files.h"
 
 namespace bigcolor::cli {
 namespace fs = std::filesystem;
 
-namespace {
-
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-}  // namespace
-
-bool is_image_name(const fs::path& p) {
-  const std::string ext = lower(p.extension().string());
-  return ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".bmp";
-}
+bool is_image_name(const fs::path& p) { return image_file_kind(p.filename().string()) == ImageFileKind::Readable; }
 
 bool same_folder(const fs::path& a, const fs::path& b) {
   std::error_code ec1, ec2;
@@ -94,8 +83,7 @@ std::vector<InputImage> image_folder_inputs(const fs::path& root, FolderScan& sc
     std::error_code ec;
     for (auto it = fs::recursive_directory_iterator(classes[c], fs::directory_options::skip_permission_denied, ec);
          it != fs::recursive_directory_iterator(); it.increment(ec)) {
-      const std::string ext = lower(it->path().extension().string());
-      if (ext == ".ppm" || ext == ".pgm" || ext == ".tif" || ext == ".tiff" || ext == ".webp") ++undecodable;
+      if (image_file_kind(it->path().filename().string()) == ImageFileKind::Unsupported) ++undecodable;
     }
   }
   scan.recursive = recursive;

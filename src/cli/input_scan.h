@@ -11,7 +11,7 @@
 
 namespace bigcolor::cli {
 
-// .png, .jpg, .jpeg, .bmp (case-insensitive): what the image reader decodes.
+// .png, .jpg, .jpeg, .bmp (case-insensitive): what the image reader decodes (imaging/image.h: image_file_kind).
 bool is_image_name(const std::filesystem::path& p);
 
 // Whether two paths name the same folder (both resolved; false when either cannot be).

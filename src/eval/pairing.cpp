@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 
+#include "imaging/image.h"
 #include "tensor/error.h"
 
 namespace bigcolor::eval {
@@ -13,12 +14,6 @@ namespace bigcolor::eval {
 namespace fs = std::filesystem;
 
 namespace {
-
-bool is_image(const fs::path& p) {
-  std::string ext = p.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-  return ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".bmp";
-}
 
 // key -> path of every image below `dir`; a folder reached twice through symlinks is read once.
 std::map<std::string, std::string> images_below(const std::string& option, const std::string& dir) {
@@ -36,7 +31,7 @@ std::map<std::string, std::string> images_below(const std::string& option, const
       if (name.empty() || name[0] == '.') continue;
       if (e.is_directory(ec)) {
         todo.push_back(e.path());
-      } else if (is_image(e.path()) && e.is_regular_file(ec)) {
+      } else if (image_file_kind(name) == ImageFileKind::Readable && e.is_regular_file(ec)) {
         fs::path rel = e.path().lexically_relative(dir);
         const std::string key = rel.replace_extension().generic_string();
         auto [it, fresh] = out.emplace(key, e.path().string());

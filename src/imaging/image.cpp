@@ -183,4 +183,16 @@ Tensor to_gray(const Image& image) {
   return gray;
 }
 
+ImageFileKind image_file_kind(const std::string& name) {
+  static constexpr const char* kReadable[] = {".jpg", ".jpeg", ".png", ".bmp"};
+  static constexpr const char* kUnsupported[] = {".ppm", ".pgm", ".tif", ".tiff", ".webp"};
+  std::string lower = name;
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const auto ends_with = [&](const char* ext) { return lower.ends_with(ext); };
+  if (std::any_of(std::begin(kReadable), std::end(kReadable), ends_with)) return ImageFileKind::Readable;
+  if (std::any_of(std::begin(kUnsupported), std::end(kUnsupported), ends_with)) return ImageFileKind::Unsupported;
+  return ImageFileKind::Other;
+}
+
 }  // namespace bigcolor

@@ -53,6 +53,14 @@ std::vector<std::uint8_t> encode_image(const std::string& path, const Image& ima
 // float -> 8-bit sample as ToPILImage: trunc(clamp(x, 0, 1) * 255.0f); NaN gives 0.
 std::uint8_t float_to_u8(float x);
 
+// What a file's name says about it, as torchvision's has_file_allowed_extension decides (the lower-cased name ends
+// with the extension): Readable (.jpg .jpeg .png .bmp: what load_image decodes), Unsupported (.ppm .pgm .tif .tiff
+// .webp: ImageFolder would list them, this reader cannot decode them), or Other (not an image).
+enum class ImageFileKind { Readable, Unsupported, Other };
+ImageFileKind image_file_kind(const std::string& name);
+// The extensions of ImageFileKind::Readable, for messages.
+inline constexpr const char* kReadableImageExtensions = ".jpg .jpeg .png .bmp (case-insensitive)";
+
 // ToTensor: (1, C, H, W) F32 CPU, the image's channels as they are.
 Tensor to_tensor(const Image& image);
 

@@ -21,25 +21,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr int kMaxExamples = 5;  // unsupported files named in Dataset::unsupported_examples
-constexpr const char* kReadExtensions[] = {".jpg", ".jpeg", ".png", ".bmp"};
-constexpr const char* kUnsupportedExtensions[] = {".ppm", ".pgm", ".tif", ".tiff", ".webp"};
-constexpr const char* kReadExtensionsText = ".jpg .jpeg .png .bmp (case-insensitive)";
-
-enum class FileKind { Image, Unsupported, Other };
-
-// torchvision's has_file_allowed_extension: the lower-cased *name* ends with the extension (so a file called
-// ".png" counts, which std::filesystem's extension() would not say).
-FileKind classify(const std::string& name) {
-  std::string lower = name;
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  const auto ends_with = [&](const char* ext) { return lower.ends_with(ext); };
-  if (std::any_of(std::begin(kReadExtensions), std::end(kReadExtensions), ends_with)) return FileKind::Image;
-  if (std::any_of(std::begin(kUnsupportedExtensions), std::end(kUnsupportedExtensions), ends_with)) {
-    return FileKind::Unsupported;
-  }
-  return FileKind::Other;
-}
+constexpr const char* kReadExtensionsText = kReadableImageExtensions;
 
 // One folder's entries, names sorted in byte order. As os.walk(followlinks=True): a symlink to a folder is a
 // folder, anything else that is not a folder (broken links included) is a file; an unreadable folder lists nothing.
@@ -184,18 +166,18 @@ Dataset scan_dataset(const std::string& root, const DatasetOptions& options) {
     std::stable_sort(dirs.begin(), dirs.end(), [](const WalkedDir& a, const WalkedDir& b) { return a.key < b.key; });
     for (const WalkedDir& dir : dirs) {
       for (const std::string& name : dir.files) {
-        const FileKind kind = classify(name);
-        if (kind == FileKind::Image) class_files[i].push_back((dir.path / name).string());
-        if (kind == FileKind::Unsupported) add_unsupported(d, dir.path / name);
+        const ImageFileKind kind = image_file_kind(name);
+        if (kind == ImageFileKind::Readable) class_files[i].push_back((dir.path / name).string());
+        if (kind == ImageFileKind::Unsupported) add_unsupported(d, dir.path / name);
       }
     }
     d.classes.push_back({top.dirs[i], -1, static_cast<std::int64_t>(class_files[i].size())});
   }
   std::vector<std::string> loose_images, loose_unsupported;
   for (const std::string& name : top.files) {
-    const FileKind kind = classify(name);
-    if (kind == FileKind::Image) loose_images.push_back((root_path / name).string());
-    if (kind == FileKind::Unsupported) loose_unsupported.push_back((root_path / name).string());
+    const ImageFileKind kind = image_file_kind(name);
+    if (kind == ImageFileKind::Readable) loose_images.push_back((root_path / name).string());
+    if (kind == ImageFileKind::Unsupported) loose_unsupported.push_back((root_path / name).string());
   }
 
   const bool any_class_images =
