@@ -88,6 +88,10 @@ TEST_CASE("classifier ops: conv2d_window_forward matches the direct sum (strides
 
 TEST_CASE("classifier ops: depthwise_conv2d_forward matches the direct sum (k3/k5, stride 1/2, same padding)") {
   Rng rng(32);
+  // TF "same" at stride 2 on even sizes: k3 pads 0 before and 1 after, k5 pads 1 before and 2 after.
+  const ConvWindow k3s2 = ConvWindow::same(2, 8, 6, 3, 3), k5s2 = ConvWindow::same(2, 8, 10, 5, 5);
+  CHECK((k3s2.pad_top == 0 && k3s2.pad_bottom == 1 && k3s2.pad_left == 0 && k3s2.pad_right == 1));
+  CHECK((k5s2.pad_top == 1 && k5s2.pad_bottom == 2 && k5s2.pad_left == 1 && k5s2.pad_right == 2));
   for (std::int64_t k : {3, 5})
     for (int stride : {1, 2})
       for (const Shape& shape : {Shape{2, 5, 9, 8}, Shape{1, 3, 8, 10}, Shape{3, 2, 7, 5}}) {
