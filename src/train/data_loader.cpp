@@ -85,6 +85,17 @@ std::vector<std::int64_t> epoch_order(std::int64_t n, std::uint64_t seed, std::i
   return order;
 }
 
+std::vector<std::int64_t> shard_of(const std::vector<std::int64_t>& order, int rank, int world_size) {
+  BIGCOLOR_CHECK(world_size >= 1 && rank >= 0 && rank < world_size, "shard_of: rank ", rank, " of ", world_size);
+  if (world_size == 1) return order;
+  const std::size_t used = order.size() / static_cast<std::size_t>(world_size) * static_cast<std::size_t>(world_size);
+  std::vector<std::int64_t> out;
+  out.reserve(used / static_cast<std::size_t>(world_size));
+  for (std::size_t i = static_cast<std::size_t>(rank); i < used; i += static_cast<std::size_t>(world_size))
+    out.push_back(order[i]);
+  return out;
+}
+
 DataLoader::DataLoader(Dataset dataset, const LoaderOptions& options)
     : dataset_(std::move(dataset)), options_(options) {
   BIGCOLOR_CHECK(options_.batch_size > 0, "data loader: batch size ", options_.batch_size, " is not positive");
@@ -93,8 +104,16 @@ DataLoader::DataLoader(Dataset dataset, const LoaderOptions& options)
                  options_.prefetch_batches, " batches (1..64)");
   BIGCOLOR_CHECK(options_.num_threads >= 0 && options_.num_threads <= 256, "data loader: ", options_.num_threads,
                  " threads (0 = automatic, at most 256)");
-  BIGCOLOR_CHECK(dataset_.size() >= options_.batch_size, dataset_.root, ": ", dataset_.size(),
-                 " images, fewer than the batch size ", options_.batch_size);
+  BIGCOLOR_CHECK(options_.world_size >= 1 && options_.rank >= 0 && options_.rank < options_.world_size,
+                 "data loader: rank ", options_.rank, " of ", options_.world_size);
+  if (options_.world_size == 1) {
+    BIGCOLOR_CHECK(dataset_.size() >= options_.batch_size, dataset_.root, ": ", dataset_.size(),
+                   " images, fewer than the batch size ", options_.batch_size);
+  } else {
+    BIGCOLOR_CHECK(shard_size() >= options_.batch_size, dataset_.root, ": ", dataset_.size(), " images give each of ",
+                   options_.world_size, " ranks ", shard_size(), ", fewer than its batch of ", options_.batch_size,
+                   " (the global batch ", options_.batch_size * options_.world_size, ")");
+  }
   if (options_.num_threads == 0) {
     options_.num_threads = static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 4u));
   }
@@ -123,8 +142,8 @@ void DataLoader::stop_threads() {
 void DataLoader::start_epoch(const LoaderPosition& position) {
   BIGCOLOR_CHECK(position.epoch >= 0 && position.batch >= 0, "data loader: cannot start at epoch ", position.epoch,
                  ", batch ", position.batch);
-  BIGCOLOR_CHECK(position.cursor >= -1 && position.cursor <= dataset_.size(), "data loader: cursor ",
-                 position.cursor, " outside -1..", dataset_.size());
+  BIGCOLOR_CHECK(position.cursor >= -1 && position.cursor <= shard_size(), "data loader: cursor ",
+                 position.cursor, " outside -1..", shard_size());
   std::vector<std::int64_t> order;
   if (options_.shuffle) {
     order = epoch_order(dataset_.size(), options_.seed, position.epoch);
@@ -132,6 +151,7 @@ void DataLoader::start_epoch(const LoaderPosition& position) {
     order.resize(static_cast<std::size_t>(dataset_.size()));
     std::iota(order.begin(), order.end(), std::int64_t{0});
   }
+  order = shard_of(order, options_.rank, options_.world_size);
   const bool known = position.cursor >= 0;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -153,7 +173,7 @@ void DataLoader::start_epoch(const LoaderPosition& position) {
 void DataLoader::worker() {
   omp_set_num_threads(1);  // this thread's OpenMP regions run on it alone (the ICV is per thread)
   std::unique_lock<std::mutex> lock(mutex_);
-  const std::int64_t n = dataset_.size();
+  const std::int64_t n = shard_size();
   while (true) {
     work_cv_.wait(lock, [&] { return stop_ || (active_ && claim_ < n && claim_ < cursor_ + window_); });
     if (stop_) return;
@@ -211,7 +231,7 @@ void DataLoader::count_skip(const Slot& slot) {
 
 bool DataLoader::collect(std::vector<Slot>& out) {
   out.clear();
-  const std::int64_t n = dataset_.size();
+  const std::int64_t n = shard_size();
   std::unique_lock<std::mutex> lock(mutex_);
   while (static_cast<int>(out.size()) < options_.batch_size) {
     if (cursor_ >= n) {

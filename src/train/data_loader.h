@@ -41,6 +41,8 @@ struct LoaderOptions {
   int prefetch_batches = 3;              // decoded samples held ahead of the consumer, in batches
   double min_colorfulness = 0;           // > 0: skip images under it (official recipe: kOfficialMinColorfulness),
                                          // measured on the (3, S, S) sample the model would see
+  int rank = 0, world_size = 1;          // data parallelism: this rank walks only its shard (shard_of) of each
+                                         // epoch's order; batch_size is then the rank's part of the global batch
 };
 
 struct LoaderPosition {
@@ -68,6 +70,11 @@ struct SkippedImages {
 // j in 0..i, drawn from two Philox words with rejection, so unbiased) on an Rng seeded from a mix of seed and epoch.
 std::vector<std::int64_t> epoch_order(std::int64_t n, std::uint64_t seed, std::int64_t epoch);
 
+// Rank `rank`'s part of an epoch's order among `world_size` ranks, as torch's DistributedSampler with
+// drop_last=True: the order cut to a multiple of world_size (the last n mod world_size positions dropped), then every
+// world_size-th position from `rank`. The shards are disjoint and equally long (n / world_size).
+std::vector<std::int64_t> shard_of(const std::vector<std::int64_t>& order, int rank, int world_size);
+
 class DataLoader {
  public:
   // Errors: batch_size, image_size, prefetch_batches or num_threads out of range; fewer images than batch_size.
@@ -89,7 +96,8 @@ class DataLoader {
   const SkippedImages& skipped_total() const { return total_skipped_; }  // every skip seen, restarts included
   const Dataset& dataset() const { return dataset_; }
   const LoaderOptions& options() const { return options_; }  // num_threads resolved
-  std::int64_t max_batches_per_epoch() const { return dataset_.size() / options_.batch_size; }
+  std::int64_t shard_size() const { return dataset_.size() / options_.world_size; }  // walk positions per epoch
+  std::int64_t max_batches_per_epoch() const { return shard_size() / options_.batch_size; }
 
  private:
   struct Slot;

@@ -41,6 +41,22 @@ const std::string& metadata(const SafetensorsFile& file, const char* key) {
   return it->second;
 }
 
+Json rng_json(std::uint64_t seed, const Rng::State& rng) {
+  return {{"seed", seed},
+          {"counter", rng.counter},
+          {"next_word", rng.next_word},
+          {"has_spare_normal", rng.has_spare_normal},
+          {"spare_normal_bits", std::bit_cast<std::uint32_t>(rng.spare_normal)}};
+}
+
+void rng_from_json(const Json& r, std::uint64_t& seed, Rng::State& rng) {
+  seed = r.at("seed").get<std::uint64_t>();
+  rng.counter = r.at("counter").get<std::uint64_t>();
+  rng.next_word = r.at("next_word").get<std::uint32_t>();
+  rng.has_spare_normal = r.at("has_spare_normal").get<bool>();
+  rng.spare_normal = std::bit_cast<float>(r.at("spare_normal_bits").get<std::uint32_t>());
+}
+
 SafetensorsFile open_checkpoint(const std::string& path) {
   SafetensorsFile file = load_safetensors(path);
   BIGCOLOR_CHECK(metadata(file, kFormatKey) == kFormatVersion, path, ": training checkpoint format '",
@@ -50,8 +66,12 @@ SafetensorsFile open_checkpoint(const std::string& path) {
 
 }  // namespace
 
+RankProgress rank_progress(Trainer& trainer, std::int64_t data_cursor) {
+  return {data_cursor, trainer.rng().seed(), trainer.rng().state()};
+}
+
 void save_training_checkpoint(const std::string& path, Trainer& trainer, const TrainProgress& progress,
-                              const std::string& run_json) {
+                              const std::string& run_json, const std::vector<RankProgress>& ranks) {
   std::map<std::string, Tensor> tensors;
   for (const Module::NamedTensor& s : trainer.eg().state()) tensors["EG." + s.name] = s.tensor;
   for (const Module::NamedTensor& s : trainer.d().state()) tensors["D." + s.name] = s.tensor;
@@ -60,7 +80,7 @@ void save_training_checkpoint(const std::string& path, Trainer& trainer, const T
   add_prefixed(tensors, "adam_d.", trainer.adam_d().state());
 
   const Rng::State rng = trainer.rng().state();
-  const Json progress_json = {
+  Json progress_json = {
       {"step", progress.step},
       {"epoch", progress.epoch},
       {"batch_in_epoch", progress.batch_in_epoch},
@@ -70,11 +90,15 @@ void save_training_checkpoint(const std::string& path, Trainer& trainer, const T
       {"lr_g", trainer.adam_g().lr()},
       {"lr_d", trainer.adam_d().lr()},
       {"ema_updates", trainer.ema().num_updates()},
-      {"rng", {{"seed", trainer.rng().seed()},
-               {"counter", rng.counter},
-               {"next_word", rng.next_word},
-               {"has_spare_normal", rng.has_spare_normal},
-               {"spare_normal_bits", std::bit_cast<std::uint32_t>(rng.spare_normal)}}}};
+      {"rng", rng_json(trainer.rng().seed(), rng)}};
+  if (!ranks.empty()) {
+    BIGCOLOR_CHECK(ranks.front().data_cursor == progress.data_cursor && ranks.front().rng_seed == trainer.rng().seed(),
+                   "save_training_checkpoint: ranks[0] is not this trainer's state");
+    Json list = Json::array();
+    for (const RankProgress& r : ranks) list.push_back({{"data_cursor", r.data_cursor}, {"rng", rng_json(r.rng_seed, r.rng)}});
+    progress_json["world_size"] = ranks.size();
+    progress_json["ranks"] = list;
+  }
   BIGCOLOR_CHECK(Json::accept(run_json), "save_training_checkpoint: the run description is not JSON");
   save_safetensors(path, tensors,
                    {{kFormatKey, kFormatVersion},
@@ -88,7 +112,8 @@ ColorizerConfig training_checkpoint_config(const std::string& path) {
   return colorizer_config_from_json(metadata(file, kColorizerConfigKey), path);
 }
 
-LoadedTrainingCheckpoint load_training_checkpoint(const std::string& path, Trainer& trainer) {
+LoadedTrainingCheckpoint load_training_checkpoint(const std::string& path, Trainer& trainer, int rank,
+                                                  int world_size) {
   const SafetensorsFile file = open_checkpoint(path);
   const ColorizerConfig config = colorizer_config_from_json(metadata(file, kColorizerConfigKey), path);
   BIGCOLOR_CHECK(colorizer_config_to_json(config) == colorizer_config_to_json(trainer.eg().config()), path,
@@ -114,17 +139,28 @@ LoadedTrainingCheckpoint load_training_checkpoint(const std::string& path, Train
     ema_updates = progress.at("ema_updates").get<std::int64_t>();
     lr_g = progress.at("lr_g").get<double>();
     lr_d = progress.at("lr_d").get<double>();
-    const Json& r = progress.at("rng");
-    rng_seed = r.at("seed").get<std::uint64_t>();
-    rng.counter = r.at("counter").get<std::uint64_t>();
-    rng.next_word = r.at("next_word").get<std::uint32_t>();
-    rng.has_spare_normal = r.at("has_spare_normal").get<bool>();
-    rng.spare_normal = std::bit_cast<float>(r.at("spare_normal_bits").get<std::uint32_t>());
+    rng_from_json(progress.at("rng"), rng_seed, rng);
+    if (progress.contains("ranks")) {
+      const Json& ranks = progress.at("ranks");
+      out.world_size = progress.at("world_size").get<int>();
+      BIGCOLOR_CHECK(ranks.is_array() && static_cast<int>(ranks.size()) == out.world_size, path,
+                     ": bad progress metadata (world_size ", out.world_size, " but ", ranks.size(), " rank states)");
+      if (rank < out.world_size) {
+        out.progress.data_cursor = ranks.at(static_cast<std::size_t>(rank)).at("data_cursor").get<std::int64_t>();
+        rng_from_json(ranks.at(static_cast<std::size_t>(rank)).at("rng"), rng_seed, rng);
+      }
+    }
   } catch (const Json::exception& e) {
     throw Error(path + ": bad progress metadata (" + e.what() + ")");
   }
   BIGCOLOR_CHECK(out.progress.step >= 0 && out.progress.epoch >= 0 && out.progress.batch_in_epoch >= 0, path,
                  ": negative step, epoch or batch in the progress metadata");
+  // Each rank's shard and draws depend on the number of ranks: another number cannot continue this run exactly.
+  BIGCOLOR_CHECK(out.world_size == world_size, path, ": written by a run of ", out.world_size,
+                 out.world_size == 1 ? " process" : " ranks", "; resume it with ",
+                 out.world_size == 1 ? std::string("one process (no mpirun)")
+                                     : "mpirun -np " + std::to_string(out.world_size),
+                 " (this run has ", world_size, world_size == 1 ? " process)" : " ranks)");
   const auto run = file.metadata.find(kRunKey);
   out.run_json = run == file.metadata.end() ? "{}" : run->second;
 

@@ -1,5 +1,6 @@
 #include "train/trainer.h"
 
+#include <chrono>
 #include <cmath>
 #include <set>
 #include <string>
@@ -42,6 +43,29 @@ Hinge negative_mean(const Tensor& out, float weight) {
 }
 
 bool starts_with(const std::string& s, const std::string& prefix) { return s.compare(0, prefix.size(), prefix) == 0; }
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// Adds the time of a scope to a counter (the communication part of a step).
+class TimedScope {
+ public:
+  explicit TimedScope(double& total) : total_(total), start_(std::chrono::steady_clock::now()) {}
+  ~TimedScope() { total_ += seconds_since(start_); }
+  TimedScope(const TimedScope&) = delete;
+  TimedScope& operator=(const TimedScope&) = delete;
+
+ private:
+  double& total_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+std::vector<Tensor> adam_tensors(const Adam& adam) {
+  std::vector<Tensor> out;
+  for (const auto& [name, t] : adam.state()) out.push_back(t);
+  return out;
+}
 
 }  // namespace
 
@@ -90,6 +114,21 @@ double Trainer::lr_factor(double decay, std::int64_t epoch) {
   return std::pow(decay, static_cast<double>(epoch > 1 ? epoch - 1 : 0));
 }
 
+void Trainer::set_process_group(ProcessGroup* group, bool update_ema) {
+  group_ = group;
+  update_ema_ = update_ema;
+  g_buckets_.reset();
+  d_buckets_.reset();
+  if (group_ == nullptr) return;
+  std::vector<Tensor> everything = state_tensors(eg_);
+  for (const Tensor& t : state_tensors(d_)) everything.push_back(t);
+  for (const Tensor& t : adam_tensors(adam_g_)) everything.push_back(t);
+  for (const Tensor& t : adam_tensors(adam_d_)) everything.push_back(t);
+  broadcast_tensors(*group_, everything);
+  g_buckets_.emplace(trained_parameters(eg_), eg_.device());
+  d_buckets_.emplace(d_.parameters(), d_.device());
+}
+
 void Trainer::set_epoch(std::int64_t epoch) {
   const double factor = lr_factor(options_.lr_decay, epoch);
   adam_g_.set_lr(options_.adam_g.lr * factor);
@@ -122,6 +161,15 @@ StepLosses Trainer::step(const StepBatch& batch) {
     rng_.fill_normal(z, 0.0f, options_.z_std);
   }
 
+  const auto step_start = std::chrono::steady_clock::now();
+  timing_ = {};
+  if (group_ != nullptr) {  // DDP's broadcast_buffers: every rank computes with rank 0's statistics and u vectors
+    const TimedScope timed(timing_.communication);
+    std::vector<Tensor> buffers = state_tensors(eg_, /*buffers_only=*/true);
+    for (const Tensor& t : state_tensors(d_, /*buffers_only=*/true)) buffers.push_back(t);
+    broadcast_tensors(*group_, buffers);
+  }
+
   eg_.set_training(true);
   d_.set_training(true);
   if (batch.dropout_masks[0].defined()) {
@@ -140,6 +188,10 @@ StepLosses Trainer::step(const StepBatch& batch) {
   const Hinge fake_term = hinge(d_.forward(fake, classes), 1.0f, 0.5f);
   d_.backward(fake_term.grad, /*need_d_x=*/false);
   losses.loss_d = (real_term.value + fake_term.value) / 2.0f;
+  if (group_ != nullptr) {
+    const TimedScope t(timing_.communication);
+    d_buckets_->average(*group_);
+  }
   adam_d_.step();
 
   // ---- EG step, through the updated D.
@@ -166,8 +218,20 @@ StepLosses Trainer::step(const StepBatch& batch) {
   if (perceptual_) losses.lpips = perceptual_->compute(x, fake01, options_.coef_lpips, &d_fake01);
   fn::add_into(d_fake, fn::scale(d_fake01, 0.5f));
   eg_.backward(d_fake);
+  if (group_ != nullptr) {
+    const TimedScope t(timing_.communication);
+    g_buckets_->average(*group_);
+    // The log's losses: the means over the ranks (every rank gets the same numbers, so all stop on the same step
+    // when one is not finite).
+    std::vector<double> sums = {losses.loss_d, losses.loss_g, losses.mse, losses.lpips};
+    group_->all_reduce_sum(sums);
+    const double n = group_->size();
+    losses = {static_cast<float>(sums[0] / n), static_cast<float>(sums[1] / n), static_cast<float>(sums[2] / n),
+              static_cast<float>(sums[3] / n)};
+  }
   adam_g_.step();
-  ema_.update();
+  if (update_ema_) ema_.update();
+  timing_.total = seconds_since(step_start);
   return losses;
 }
 

@@ -21,6 +21,7 @@
 #include "tensor/rng.h"
 #include "train/optimizer.h"
 #include "train/perceptual.h"
+#include "train/process_group.h"
 
 namespace bigcolor::train {
 
@@ -44,6 +45,13 @@ struct StepLosses {
   float lpips = 0.0f;   // coef_lpips · perceptual
   float total_g() const { return loss_g + mse + lpips; }
   bool finite() const;
+};
+
+// Where a step's time went on a rank of a data-parallel group (seconds; communication: the collectives' calls).
+struct StepTiming {
+  double total = 0.0;
+  double communication = 0.0;
+  double compute() const { return total - communication; }
 };
 
 struct StepBatch {
@@ -78,6 +86,18 @@ class Trainer {
   // The EG parameters Adam and the EMA update (see above), in parameters() order.
   static std::vector<Module::NamedParameter> trained_parameters(Colorizer& eg);
 
+  // Data parallelism over `group` (not owned; null: back to one process), as the official DDP run:
+  //  - now: rank 0's parameters, buffers (u vectors, batch-norm statistics) and Adam states are broadcast to every
+  //    rank, so all start identical (also after a resume);
+  //  - each step: rank 0's EG and D buffers are broadcast first (DDP's broadcast_buffers), D's gradients are
+  //    averaged over the ranks before adam_d steps and EG's before adam_g steps (bucketed all-reduces), and the
+  //    losses returned are the means over the ranks. Batch statistics stay per rank (no SyncBN).
+  //  - update_ema: whether this rank keeps the EMA (the official run: rank 0 only; the weights being identical,
+  //    another rank's EMA would be the same numbers).
+  void set_process_group(ProcessGroup* group, bool update_ema);
+  ProcessGroup* process_group() const { return group_; }
+  const StepTiming& last_step_timing() const { return timing_; }
+
  private:
   Colorizer& eg_;
   Discriminator& d_;
@@ -86,6 +106,10 @@ class Trainer {
   Rng rng_;
   Adam adam_g_, adam_d_;
   Ema ema_;
+  ProcessGroup* group_ = nullptr;
+  bool update_ema_ = true;
+  std::optional<GradientBuckets> g_buckets_, d_buckets_;
+  StepTiming timing_;
 };
 
 }  // namespace bigcolor::train
