@@ -57,16 +57,12 @@ inline std::string read_text(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
 }
 
-// Runs `bigcolor args...`; stdout and stderr go to files beside nothing else of the test.
-inline Result run(const std::vector<std::string>& args) {
+// Runs a shell command line with its stdout and stderr captured (in files beside nothing else of the test).
+inline Result run_shell(const std::string& command_line) {
   static std::atomic<int> counter{0};
   const fs::path base = fs::temp_directory_path() / ("bigcolor_cli_run_" + std::to_string(::getpid()) + "_" +
                                                      std::to_string(counter++));
-  std::string command = quote(BIGCOLOR_CLI_PATH);
-  for (const std::string& a : args) {
-    command += ' ';
-    command += quote(a);
-  }
+  std::string command = command_line;  // built with += (GCC 12's -Wrestrict false positive on chained +)
   command += " >";
   command += quote(base.string() + ".out");
   command += " 2>";
@@ -81,6 +77,24 @@ inline Result run(const std::vector<std::string>& args) {
   fs::remove(base.string() + ".err", ec);
   return r;
 }
+
+// `bigcolor args...` as a shell command line, after `prefix` (mpirun and its options, an environment variable).
+inline std::string command_line(const std::string& prefix, const std::vector<std::string>& args) {
+  std::string command = prefix;
+  if (!command.empty()) command += ' ';
+  command += quote(BIGCOLOR_CLI_PATH);
+  for (const std::string& a : args) {
+    command += ' ';
+    command += quote(a);
+  }
+  return command;
+}
+
+inline Result run_with(const std::string& prefix, const std::vector<std::string>& args) {
+  return run_shell(command_line(prefix, args));
+}
+
+inline Result run(const std::vector<std::string>& args) { return run_with("", args); }
 
 inline std::string describe(const Result& r) { return "status " + std::to_string(r.status) + "\nstderr:\n" + r.err; }
 
@@ -106,6 +120,15 @@ inline std::string write_image(const std::string& path, int width, int height, i
   fs::create_directories(fs::path(path).parent_path());
   save_image(path, make_image(width, height, channels, seed));
   return path;
+}
+
+// An ImageFolder tree of `per_class` pictures in each of `classes` class folders (sizes vary by image and class).
+inline std::string write_image_folder(const std::string& root, int classes, int per_class) {
+  for (int c = 0; c < classes; ++c)
+    for (int i = 0; i < per_class; ++i)
+      write_image(root + "/class" + std::to_string(c) + "/img" + std::to_string(i) + ".png", 80 + 8 * i, 70 + 4 * c, 3,
+                  static_cast<unsigned>(100 * c + i));
+  return root;
 }
 
 }  // namespace bigcolor::test::cli

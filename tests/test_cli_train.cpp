@@ -20,13 +20,8 @@ namespace {
 using namespace bigcolor;
 using namespace bigcolor::test::cli;
 
-// An ImageFolder tree of `per_class` pictures in each of `classes` class folders.
 std::string make_data(const Scratch& scratch, const std::string& name, int classes, int per_class) {
-  for (int c = 0; c < classes; ++c)
-    for (int i = 0; i < per_class; ++i)
-      write_image(scratch / (name + "/class" + std::to_string(c) + "/img" + std::to_string(i) + ".png"), 80 + 8 * i,
-                  70 + 4 * c, 3, static_cast<unsigned>(100 * c + i));
-  return scratch / name;
+  return write_image_folder(scratch / name, classes, per_class);
 }
 
 // The training options of these tests: tiny model, 64x64, batch 2, every step logged.

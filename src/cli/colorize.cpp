@@ -262,12 +262,7 @@ int run_colorize(const ColorizeOptions& o) {
   run.request = o.request;
   run.device = pick_device(o.device);
   const Ranks& ranks = Ranks::world();
-  if (o.threads > 0)
-    omp_set_num_threads(o.threads);
-  else if (ranks.local_size() > 1)  // the ranks of one machine share its cores
-    omp_set_num_threads(std::max(1, omp_get_num_procs() / ranks.local_size()));
-  if (ranks.distributed() && run.device == Device::CUDA)  // one rank per GPU
-    cuda::select_device(ranks.local_rank() % cuda::device_count());
+  share_machine(ranks, run.device, o.threads);
   // Classes: --class / --mix when given, else the classifier's top-k of each photo.
   const bool explicit_classes = !o.request.classes.empty() || !o.request.mix.empty();
   if (o.classifier.empty() && (o.topk_given || o.classifier_size > 0))

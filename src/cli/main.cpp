@@ -112,9 +112,9 @@ int main(int argc, char** argv) {
     // Under mpirun: every rank parses the same command line; only colorize shares its work out (cli/ranks.h).
     const Ranks& ranks = Ranks::world();
     g_ranks = &ranks;
-    if (ranks.distributed() && !colorize->parsed())
+    if (ranks.distributed() && !colorize->parsed() && !train->parsed())
       throw Error("this command runs in one process; under mpirun (" + std::to_string(ranks.size()) +
-                  " ranks) only colorize is distributed so far");
+                  " ranks) only colorize and train are distributed");
     if (colorize->parsed()) return run_colorize(co);
     if (classify->parsed()) return run_classify(clo);
     if (eval->parsed()) return run_eval(eo);
@@ -125,6 +125,9 @@ int main(int argc, char** argv) {
   } catch (const UsageError& e) {
     std::cerr << "bigcolor: " << one_line(e.what()) << "\nRun with --help for more information." << std::endl;
     return leave(2);
+  } catch (const CommonError& e) {  // every rank met it: rank 0 says it once, nobody is left waiting
+    if (!g_ranks || g_ranks->rank() == 0) std::cerr << "bigcolor: " << one_line(e.what()) << std::endl;
+    return 1;
   } catch (const Error& e) {
     return report(e.what());
   } catch (const std::filesystem::filesystem_error& e) {

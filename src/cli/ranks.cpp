@@ -4,6 +4,9 @@
 #include <cstdlib>
 #include <string>
 
+#include <omp.h>
+
+#include "tensor/cuda_memory.h"
 #include "tensor/error.h"
 
 #ifdef BIGCOLOR_WITH_MPI
@@ -11,6 +14,15 @@
 #endif
 
 namespace bigcolor::cli {
+
+void share_machine(const Ranks& ranks, Device device, int threads) {
+  if (threads > 0)
+    omp_set_num_threads(threads);
+  else if (ranks.local_size() > 1)  // the ranks of one machine share its cores
+    omp_set_num_threads(std::max(1, omp_get_num_procs() / ranks.local_size()));
+  if (ranks.distributed() && device == Device::CUDA)  // one rank per GPU
+    cuda::select_device(ranks.local_rank() % cuda::device_count());
+}
 
 Ranks& Ranks::world() {
   static Ranks ranks;

@@ -1,14 +1,17 @@
 // The processes of one `mpirun -np N bigcolor ...` run (Debian's OpenMPI; -DBIGCOLOR_MPI=AUTO|ON|OFF). Only the
 // command-line tool links MPI; the library stays free of it.
 //
-// Today `colorize` runs on several ranks (its inputs are sharded, every result is written exactly once, rank 0
-// prints the summary); the other commands refuse to. Without MPI in the build, a launch as one of several ranks
+// `colorize` runs on several ranks (its inputs are sharded, every result is written exactly once, rank 0 prints
+// the summary), and `train` (data parallelism, cli/process_groups.h); the other commands refuse to. Without MPI in the build, a launch as one of several ranks
 // (mpirun's OMPI_COMM_WORLD_SIZE / PMI_SIZE in the environment) is an Error saying how to rebuild, never N
 // processes silently doing the same work.
 #pragma once
 
 #include <cstdint>
 #include <vector>
+
+#include "tensor/dtype.h"
+#include "tensor/error.h"
 
 namespace bigcolor::cli {
 
@@ -40,6 +43,17 @@ class Ranks {
   int rank_ = 0, size_ = 1, local_rank_ = 0, local_size_ = 1;
   bool initialized_here_ = false;
 };
+
+// An error that every rank meets at the same point of the run with the same message (a refused configuration):
+// rank 0 alone reports it, and every rank exits with status 1 normally (no MPI_Abort: nobody is left waiting).
+class CommonError : public Error {
+ public:
+  using Error::Error;
+};
+
+// The ranks of one machine share it: each computes on its own GPU (local rank modulo the GPUs) or on its share of
+// the cores (`threads` > 0: exactly that many OpenMP threads).
+void share_machine(const Ranks& ranks, Device device, int threads);
 
 // Which rank colorizes input `index` of `count` when the inputs are dealt out in order (the caller groups inputs
 // that could write the same file under one index, so that one rank sees all of them).

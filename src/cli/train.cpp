@@ -14,6 +14,9 @@
 #include <set>
 
 #include "cli/common.h"
+#include "cli/process_groups.h"
+#include "cli/ranks.h"
+#include "cli/train_ranks.h"
 #include "cli/train_samples.h"
 #include "tensor/files.h"
 #include "models/checkpoint.h"
@@ -214,13 +217,30 @@ std::string skipped_text(const train::SkippedImages& s) {
   return text;
 }
 
+// Every image the run trains on, with its class, in the dataset's order (the ranks must agree on it).
+std::string dataset_listing(const train::Dataset& dataset) {
+  std::string out;
+  for (const train::DatasetSample& sample : dataset.samples) {
+    out += sample.path;
+    out += '\t';
+    out += std::to_string(sample.class_index);
+    out += '\n';
+  }
+  return out;
+}
+
 }  // namespace
 
 int run_train(const TrainCliOptions& o) {
   const RunPaths paths(o.out);
   check_options(o, paths);
-  if (o.threads > 0) omp_set_num_threads(o.threads);
+  const Ranks& world = Ranks::world();
+  if (o.batch % world.size() != 0)
+    throw UsageError("--batch " + std::to_string(o.batch) + " is the global batch: it must divide among the " +
+                     std::to_string(world.size()) + " ranks");
+  const int local_batch = o.batch / world.size();
   const Device device = pick_device(o.device);
+  share_machine(world, device, o.threads);
 
   Models models = build_models(o, paths);
   const ColorizerConfig& config = models.eg->config();
@@ -246,19 +266,35 @@ int run_train(const TrainCliOptions& o) {
   train_options.z_std = o.z_std;
   train_options.ema_decay = o.ema_decay;
   train_options.lr_decay = o.lr_decay;
-  train::Trainer trainer(*models.eg, *models.d, models.vgg.get(), train_options, o.seed);
+  train::Trainer trainer(*models.eg, *models.d, models.vgg.get(), train_options, train::rank_seed(o.seed, world.rank()));
+
+  // Under mpirun: the same command on the same files on every rank (checked), then rank 0's weights everywhere.
+  const std::unique_ptr<train::ProcessGroup> group = make_process_group(world, device, o.rank_timeout);
+  const TrainRanks ranks(group.get());
+  const std::string run_text = options_json(o).dump();
+  ranks.require_same("the options", run_text);
+  ranks.require_same("the training images", dataset.summary() + "\n" + dataset_listing(dataset));
 
   train::TrainProgress progress;
-  const std::string run_text = options_json(o).dump();
-  if (o.resume) progress = train::load_training_checkpoint(paths.latest.string(), trainer).progress;
+  if (o.resume) {  // every rank reads the checkpoint (the run folder is shared), each taking its own state
+    try {
+      progress = train::load_training_checkpoint(paths.latest.string(), trainer, ranks.rank(), ranks.size()).progress;
+    } catch (const Error& e) {
+      if (group) throw CommonError(e.what());  // the same file, the same refusal on every rank
+      throw;
+    }
+  }
+  trainer.set_process_group(group.get(), /*update_ema=*/ranks.leader());
 
   const std::string sample_train_text = dataset.summary();
-  SampleSet train_samples = load_sample_set(dataset, o.samples, o.image_size, o.seed, config);
-  std::optional<SampleSet> val_samples;
-  if (val) val_samples = load_sample_set(*val, o.samples, o.image_size, o.seed, config);
+  std::optional<SampleSet> train_samples, val_samples;  // rank 0's sample sheets
+  if (ranks.leader()) train_samples = load_sample_set(dataset, o.samples, o.image_size, o.seed, config);
+  if (val && ranks.leader()) val_samples = load_sample_set(*val, o.samples, o.image_size, o.seed, config);
 
   train::LoaderOptions loader_options;
-  loader_options.batch_size = o.batch;
+  loader_options.batch_size = local_batch;
+  loader_options.rank = ranks.rank();
+  loader_options.world_size = ranks.size();
   loader_options.image_size = o.image_size;
   loader_options.seed = o.seed;
   loader_options.num_threads = o.workers;
@@ -267,39 +303,56 @@ int run_train(const TrainCliOptions& o) {
   const std::int64_t per_epoch = loader.max_batches_per_epoch();
   const std::int64_t all_epochs = o.epochs * per_epoch;  // at most: skipped images shorten an epoch
   const std::int64_t planned = o.max_steps > 0 ? std::min(o.max_steps, all_epochs) : all_epochs;
-  if (!o.quiet) {
+  const bool talk = !o.quiet && ranks.leader();
+  if (talk) {
     std::cerr << "bigcolor train: " << sample_train_text << "\n  " << (o.resume ? "resuming at step " : "starting at step ")
               << progress.step << " (epoch " << progress.epoch << "), " << per_epoch << " batches of " << o.batch
-              << " per epoch, " << planned << " steps planned, device " << device_name(device) << std::endl;
+              << " per epoch, " << planned << " steps planned, device " << device_name(device);
+    if (group)
+      std::cerr << ", " << ranks.size() << " ranks of " << local_batch << " images each (" << tensor_transport(device)
+                << ")";
+    std::cerr << std::endl;
   }
 
-  // Everything that can fail at the start has worked: the run folder is made now. Until the first checkpoint, a
-  // failure removes what this start created, so the next run (fresh or --resume) is not blocked by a stray run.json.
-  FreshRunGuard guard(paths, !o.resume);
-  if (o.resume) {
-    truncate_log(paths.log, progress.step);
-  } else {
-    write_file_atomically(paths.run_json, options_json(o).dump(2) + "\n");
+  // Everything that can fail at the start has worked: rank 0 makes the run folder now. Until the first checkpoint,
+  // a failure removes what this start created, so the next run (fresh or --resume) is not blocked by a stray
+  // run.json.
+  std::optional<FreshRunGuard> guard;
+  std::ofstream log;
+  if (ranks.leader()) {
+    guard.emplace(paths, !o.resume);
+    if (o.resume) truncate_log(paths.log, progress.step);
+    else write_file_atomically(paths.run_json, options_json(o).dump(2) + "\n");
+    log.open(paths.log, o.resume ? std::ios::app : std::ios::trunc);
+    BIGCOLOR_CHECK(log.good(), paths.log.string(), ": cannot open for appending");
   }
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGTERM, on_stop_signal);
-  std::ofstream log(paths.log, o.resume ? std::ios::app : std::ios::trunc);
-  BIGCOLOR_CHECK(log.good(), paths.log.string(), ": cannot open for appending");
   const bool tty = isatty(STDERR_FILENO) != 0;
   const Stopwatch run_clock;
   double last_log_time = 0.0;
   std::int64_t images_since_log = 0, steps_this_session = 0, last_checkpoint_step = o.resume ? progress.step : -1;
+  const auto last_checkpoint_text = [&] {
+    return last_checkpoint_step >= 0 ? "the last good checkpoint is " + paths.latest.string() + " (step " +
+                                           std::to_string(last_checkpoint_step) + ")"
+                                     : std::string("no checkpoint was written yet");
+  };
 
-  const auto save_checkpoint = [&] {
-    train::save_training_checkpoint(paths.latest.string(), trainer, progress, run_text);
-    train::export_ema_colorizer(paths.ema.string(), trainer);
+  const auto save_checkpoint = [&] {  // on every rank (rank 0 gathers their states), rank 0 writes
+    const std::vector<train::RankProgress> states = ranks.gather(train::rank_progress(trainer, progress.data_cursor));
+    if (ranks.leader()) {
+      train::save_training_checkpoint(paths.latest.string(), trainer, progress, run_text,
+                                      group ? states : std::vector<train::RankProgress>{});
+      train::export_ema_colorizer(paths.ema.string(), trainer);
+      guard->keep();
+    }
     last_checkpoint_step = progress.step;
-    guard.keep();
   };
   const auto write_samples = [&] {
+    if (!ranks.leader()) return;
     char name[64];
     std::snprintf(name, sizeof name, "step_%07lld_train.png", static_cast<long long>(progress.step));
-    write_sample_sheet((paths.samples / name).string(), trainer, train_samples);
+    write_sample_sheet((paths.samples / name).string(), trainer, *train_samples);
     if (val_samples) {
       std::snprintf(name, sizeof name, "step_%07lld_val.png", static_cast<long long>(progress.step));
       write_sample_sheet((paths.samples / name).string(), trainer, *val_samples);
@@ -307,91 +360,109 @@ int run_train(const TrainCliOptions& o) {
   };
 
   bool first_epoch = true, done = progress.step >= planned;
-  for (std::int64_t epoch = progress.epoch; epoch < o.epochs && !done; ++epoch) {
-    trainer.set_epoch(epoch);
-    loader.start_epoch(first_epoch ? train::LoaderPosition{epoch, progress.batch_in_epoch, progress.data_cursor}
-                                   : train::LoaderPosition{epoch, 0, 0});
-    first_epoch = false;
-    while (std::optional<train::Batch> batch = loader.next()) {
-      train::StepBatch step_batch;
-      step_batch.x = batch->x;
-      step_batch.classes = batch->classes;
-      const train::StepLosses losses = trainer.step(step_batch);
-      ++progress.step;
-      ++steps_this_session;
-      images_since_log += o.batch;
-      progress.epoch = batch->next.epoch;
-      progress.batch_in_epoch = batch->next.batch;
-      progress.data_cursor = batch->next.cursor;
+  try {
+    for (std::int64_t epoch = progress.epoch; epoch < o.epochs && !done; ++epoch) {
+      trainer.set_epoch(epoch);
+      loader.start_epoch(first_epoch ? train::LoaderPosition{epoch, progress.batch_in_epoch, progress.data_cursor}
+                                     : train::LoaderPosition{epoch, 0, 0});
+      first_epoch = false;
+      while (true) {
+        std::optional<train::Batch> batch = loader.next();
+        // The epoch ends for all when one rank's shard is used up (skipped images shorten shards unevenly).
+        if (!ranks.all(batch.has_value())) break;
+        train::StepBatch step_batch;
+        step_batch.x = batch->x;
+        step_batch.classes = batch->classes;
+        const train::StepLosses losses = trainer.step(step_batch);  // averaged over the ranks
+        ++progress.step;
+        ++steps_this_session;
+        images_since_log += o.batch;
+        progress.epoch = batch->next.epoch;
+        progress.batch_in_epoch = batch->next.batch;
+        progress.data_cursor = batch->next.cursor;
 
-      if (!losses.finite()) {
-        if (tty && !o.quiet) std::cerr << "\n";
-        throw Error("step " + std::to_string(progress.step) + " (epoch " + std::to_string(epoch) + ", batch " +
-                    std::to_string(batch->index) + "): a loss is not finite (loss_d " + std::to_string(losses.loss_d) +
-                    ", loss_g " + std::to_string(losses.loss_g) + ", mse " + std::to_string(losses.mse) + ", lpips " +
-                    std::to_string(losses.lpips) + "); training stopped, " +
-                    (last_checkpoint_step >= 0 ? "the last good checkpoint is " + paths.latest.string() + " (step " +
-                                                     std::to_string(last_checkpoint_step) + ")"
-                                               : std::string("no checkpoint was written yet")));
-      }
-      const bool log_now = progress.step % o.log_every == 0 || progress.step == 1;
-      if (log_now) {
-        const double now = run_clock.seconds();
-        const double rate = images_since_log / std::max(now - last_log_time, 1e-9);
-        log << Json{{"step", progress.step}, {"epoch", epoch}, {"batch", batch->index}, {"loss_d", losses.loss_d},
+        if (!losses.finite()) {
+          if (tty && talk) std::cerr << "\n";
+          const std::string message = "step " + std::to_string(progress.step) + " (epoch " + std::to_string(epoch) +
+                                      ", batch " + std::to_string(batch->index) + "): a loss is not finite (loss_d " +
+                                      std::to_string(losses.loss_d) + ", loss_g " + std::to_string(losses.loss_g) +
+                                      ", mse " + std::to_string(losses.mse) + ", lpips " +
+                                      std::to_string(losses.lpips) + "); training stopped, " + last_checkpoint_text();
+          if (group) throw CommonError(message);  // the losses are the ranks' means: every rank stops here
+          throw Error(message);
+        }
+        const bool log_now = progress.step % o.log_every == 0 || progress.step == 1;
+        if (log_now && ranks.leader()) {
+          const double now = run_clock.seconds();
+          const double rate = images_since_log / std::max(now - last_log_time, 1e-9);
+          Json line{{"step", progress.step}, {"epoch", epoch}, {"batch", batch->index}, {"loss_d", losses.loss_d},
                     {"loss_g", losses.loss_g}, {"mse", losses.mse}, {"lpips", losses.lpips},
                     {"images_per_s", rate}, {"lr_g", trainer.adam_g().lr()}, {"lr_d", trainer.adam_d().lr()},
-                    {"seconds", now}}.dump()
-            << "\n";
-        log.flush();
-        if (!o.quiet) {
-          const double eta = (planned - progress.step) * (now / static_cast<double>(steps_this_session));
-          char line[320];
-          std::snprintf(line, sizeof line,
-                        "%s epoch %lld/%d batch %lld/%lld step %lld | loss_d %.4f loss_g %.4f mse %.4f lpips %.4f | "
-                        "%.2f img/s | ETA %s",
-                        progress_bar(static_cast<double>(progress.step) / static_cast<double>(planned)).c_str(),
-                        static_cast<long long>(epoch + 1), o.epochs, static_cast<long long>(batch->index + 1),
-                        static_cast<long long>(per_epoch), static_cast<long long>(progress.step), losses.loss_d,
-                        losses.loss_g, losses.mse, losses.lpips, rate, format_duration(eta).c_str());
-          std::cerr << (tty ? "\r" : "") << line << (tty ? "\x1b[K" : "\n") << std::flush;
+                    {"seconds", now}};
+          if (group) {  // where rank 0's step went: compute, and waiting in the collectives (communication)
+            line["ranks"] = ranks.size();
+            line["step_s"] = trainer.last_step_timing().total;
+            line["communication_s"] = trainer.last_step_timing().communication;
+          }
+          log << line.dump() << "\n";
+          log.flush();
+          if (talk) {
+            const double eta = (planned - progress.step) * (now / static_cast<double>(steps_this_session));
+            char text[320];
+            std::snprintf(text, sizeof text,
+                          "%s epoch %lld/%d batch %lld/%lld step %lld | loss_d %.4f loss_g %.4f mse %.4f lpips %.4f | "
+                          "%.2f img/s | ETA %s",
+                          progress_bar(static_cast<double>(progress.step) / static_cast<double>(planned)).c_str(),
+                          static_cast<long long>(epoch + 1), o.epochs, static_cast<long long>(batch->index + 1),
+                          static_cast<long long>(per_epoch), static_cast<long long>(progress.step), losses.loss_d,
+                          losses.loss_g, losses.mse, losses.lpips, rate, format_duration(eta).c_str());
+            std::cerr << (tty ? "\r" : "") << text << (tty ? "\x1b[K" : "\n") << std::flush;
+          }
+          images_since_log = 0;
+          last_log_time = now;
         }
-        images_since_log = 0;
-        last_log_time = now;
+        if (o.sample_every > 0 && progress.step % o.sample_every == 0) write_samples();
+        done = progress.step >= planned;
+        if (progress.step % o.checkpoint_every == 0 || done) save_checkpoint();
+        if (ranks.any(g_stop_signal != 0)) {  // a Ctrl-C reaches the ranks at different moments: agree first
+          if (last_checkpoint_step != progress.step) save_checkpoint();
+          if (tty && talk) std::cerr << "\n";
+          if (ranks.leader())
+            std::cerr << "bigcolor train: interrupted at step " << progress.step << "; checkpoint saved to "
+                      << paths.latest.string() << " (continue with --resume)" << std::endl;
+          return 130;
+        }
+        if (done) break;
       }
-      if (o.sample_every > 0 && progress.step % o.sample_every == 0) write_samples();
-      done = progress.step >= planned;
-      if (progress.step % o.checkpoint_every == 0 || done) save_checkpoint();
-      if (g_stop_signal != 0) {
+      if (!done) {  // the epoch ran to its end (a run that stops mid-epoch resumes inside it)
+        progress.epoch = epoch + 1;
+        progress.batch_in_epoch = 0;
+        progress.data_cursor = 0;
+        // A checkpoint written at this epoch's last step already resumes correctly (its loader position ends the
+        // epoch at once): no second copy of the same weights.
         if (last_checkpoint_step != progress.step) save_checkpoint();
-        if (tty && !o.quiet) std::cerr << "\n";
-        std::cerr << "bigcolor train: interrupted at step " << progress.step << "; checkpoint saved to "
-                  << paths.latest.string() << " (continue with --resume)" << std::endl;
-        return 130;
+        char name[64];  // the EMA weights of each epoch, as the official run keeps EG_EMA_NNN.ckpt
+        std::snprintf(name, sizeof name, "ema_epoch_%03lld.safetensors", static_cast<long long>(epoch));
+        if (ranks.leader()) train::export_ema_colorizer((paths.checkpoints / name).string(), trainer);
+        const std::string skipped = skipped_text(ranks.sum(loader.skipped_this_epoch()));
+        if (talk && !skipped.empty()) std::cerr << (tty ? "\n" : "") << "epoch " << epoch << ": " << skipped << std::endl;
       }
-      if (done) break;
     }
-    if (!done) {  // the epoch ran to its end (a run that stops mid-epoch resumes inside it)
-      progress.epoch = epoch + 1;
-      progress.batch_in_epoch = 0;
-      progress.data_cursor = 0;
-      // A checkpoint written at this epoch's last step already resumes correctly (its loader position ends the
-      // epoch at once): no second copy of the same weights.
-      if (last_checkpoint_step != progress.step) save_checkpoint();
-      char name[64];  // the EMA weights of each epoch, as the official run keeps EG_EMA_NNN.ckpt
-      std::snprintf(name, sizeof name, "ema_epoch_%03lld.safetensors", static_cast<long long>(epoch));
-      train::export_ema_colorizer((paths.checkpoints / name).string(), trainer);
-      const std::string skipped = skipped_text(loader.skipped_this_epoch());
-      if (!o.quiet && !skipped.empty()) std::cerr << (tty ? "\n" : "") << "epoch " << epoch << ": " << skipped << std::endl;
-    }
+  } catch (const CommonError&) {
+    throw;
+  } catch (const Error& e) {
+    // This rank alone may have failed (its data, a rank that stopped answering): the command ends every rank.
+    if (group) throw Error(std::string(e.what()) + "; " + last_checkpoint_text());
+    throw;
   }
   if (last_checkpoint_step != progress.step) save_checkpoint();
   write_samples();
-  if (tty && !o.quiet) std::cerr << "\n";
+  const std::string skipped = skipped_text(ranks.sum(loader.skipped_total()));
+  if (!ranks.leader()) return 0;
+  if (tty && talk) std::cerr << "\n";
   std::cerr << "bigcolor train: " << progress.step << " steps done in " << format_duration(run_clock.seconds())
             << "; checkpoint " << paths.latest.string() << ", EMA weights " << paths.ema.string()
             << ", peak host memory " << format_bytes(peak_host_memory()) << std::endl;
-  const std::string skipped = skipped_text(loader.skipped_total());
   if (!skipped.empty()) std::cerr << "bigcolor train: images " << skipped << std::endl;
   return 0;
 }

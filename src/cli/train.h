@@ -37,6 +37,7 @@ struct TrainCliOptions {
   std::uint64_t seed = 42;
   std::string device = "auto";
   int workers = 0, threads = 0;
+  double rank_timeout = 600.0;  // under mpirun: the deadline of every collective (cli/process_groups.h)
   int log_every = 10, sample_every = 500, checkpoint_every = 1000, samples = 4;
   bool quiet = false;
 };

@@ -48,7 +48,7 @@ CLI::App* add_train_command(CLI::App& app, TrainCliOptions& o) {
   t->add_option("--config", o.config_path, "--init-eg with an official folder: its config.pickle when not beside it")
       ->type_name("FILE");
   t->add_option("--epochs", o.epochs, "Epochs")->check(number_check())->check(CLI::Range(1, 100000));
-  t->add_option("--batch", o.batch, "Images per step (the official run: 60 over all GPUs)")->check(number_check())->check(CLI::Range(1, 4096));
+  t->add_option("--batch", o.batch, "Images per step; under mpirun the global batch, split among the ranks (the official run: 60 over 4 GPUs)")->check(number_check())->check(CLI::Range(1, 4096));
   t->add_option("--max-steps", o.max_steps, "Stop after this many steps in all (0: run every epoch)")
       ->check(CLI::NonNegativeNumber);
   t->add_option("--image-size", o.image_size, "Training image size (multiple of 16, at least 64)")
@@ -78,7 +78,10 @@ CLI::App* add_train_command(CLI::App& app, TrainCliOptions& o) {
   t->add_option("--seed", o.seed, "Seed of the initialization, z, dropout and the data order");
   t->add_option("--device", o.device, "cpu, cuda or auto")->check(CLI::IsMember({"cpu", "cuda", "auto"}));
   t->add_option("--workers", o.workers, "Image decoding threads (0: up to 4)")->check(number_check())->check(CLI::Range(0, 64));
-  t->add_option("--threads", o.threads, "CPU compute threads (0: all cores)")->check(number_check())->check(CLI::Range(0, 1024));
+  t->add_option("--rank-timeout", o.rank_timeout,
+                "Under mpirun: seconds a rank waits for the others in a collective before it stops every rank")
+      ->check(CLI::PositiveNumber);
+  t->add_option("--threads", o.threads, "CPU compute threads (0: all cores; under mpirun: each rank's share)")->check(number_check())->check(CLI::Range(0, 1024));
   t->add_option("--log-every", o.log_every, "Steps between log lines")->check(number_check())->check(CLI::Range(1, 1000000));
   t->add_option("--sample-every", o.sample_every, "Steps between sample sheets (0: none)")->check(CLI::NonNegativeNumber);
   t->add_option("--checkpoint-every", o.checkpoint_every, "Steps between checkpoints (also one per epoch)")
