@@ -115,6 +115,64 @@ TEST_CASE("distributed training: gradient buckets average every parameter over t
     }
 }
 
+TEST_CASE("distributed training: buckets start during the backward, block by block, and give the same means") {
+  // Two ranks' discriminators on different images; small buckets, so that D's gradients fill several.
+  Rng rng(5);
+  const Tensor x[2] = {random_uniform({1, 3, 64, 64}, rng, -1.0f, 1.0f), random_uniform({1, 3, 64, 64}, rng, -1.0f, 1.0f)};
+  const Tensor classes = Tensor::from_indices({3}, {1});
+  const Tensor d_out = Tensor::full({1, 1}, 0.5f);
+  // Alone: each rank's own gradients, and their mean.
+  std::vector<float> own[2];
+  for (int r = 0; r < 2; ++r) {
+    TinyTraining t(7);
+    t.d->zero_grad();
+    t.d->forward(x[r], classes);
+    t.d->backward(d_out, false);
+    for (const auto& p : t.d->parameters()) {
+      const std::vector<float> g = p.parameter->grad.to_vector();
+      own[r].insert(own[r].end(), g.begin(), g.end());
+    }
+  }
+  ThreadHub hub(2);
+  std::vector<float> averaged[2];
+  std::size_t early[2] = {0, 0}, buckets = 0;
+  hub.run([&](int rank) {
+    TinyTraining t(7);
+    ThreadGroup inner(hub, rank);
+    RecordingGroup group(inner);
+    GradientBuckets b(t.d->parameters(), Device::CPU, /*bucket_bytes=*/16 << 10);
+    std::size_t launched_before_last_block = 0;
+    t.d->set_gradients_ready_hook([&](Module& m) {
+      b.ready(m);
+      if (&m != t.d->blocks[0].get()) launched_before_last_block = group.inputs.size();
+    });
+    t.d->zero_grad();
+    t.d->forward(x[rank], classes);
+    b.begin(group);
+    t.d->backward(d_out, false);
+    early[rank] = b.started_early();
+    b.finish();
+    t.d->set_gradients_ready_hook({});
+    if (rank == 0) buckets = b.bucket_count();
+    CHECK(launched_before_last_block > 0);  // some all-reduces were under way before the backward's last block
+    for (const auto& p : t.d->parameters()) {
+      const std::vector<float> g = p.parameter->grad.to_vector();
+      averaged[rank].insert(averaged[rank].end(), g.begin(), g.end());
+    }
+  });
+  CHECK(buckets > 2);
+  CHECK(early[0] == buckets);  // every D parameter belongs to a block the backward reports
+  CHECK(early[1] == buckets);
+  REQUIRE(own[0].size() == averaged[0].size());
+  for (std::size_t i = 0; i < own[0].size(); ++i) {
+    const float mean = (own[0][i] + own[1][i]) * 0.5f;
+    if (averaged[0][i] != mean || averaged[1][i] != mean) {
+      FAIL_CHECK("element ", i, ": ", averaged[0][i], " / ", averaged[1][i], " vs the mean ", mean);
+      break;
+    }
+  }
+}
+
 TEST_CASE("distributed training: every rank starts from rank 0's weights, buffers and optimizer state") {
   TinyTraining zero(7), one(8);  // different initializations
   const std::vector<StepBatch> warmup = tiny_batches(1, 2, 64, 64, 4);

@@ -2,7 +2,8 @@
 # Data-parallel training on this machine: the same reduced-width training run in one process and under
 # `mpirun -np 2` (one rank per core), side by side, from the runs' own log.jsonl (step_s: a step's wall time on rank
 # 0; communication_s: its time in the collectives: the buffer broadcast, the D and EG gradient all-reduces, the loss
-# average). Writes a Markdown table to stdout.
+# average; overlapped_s: how long the gradient all-reduces started during the backward had been under way when the
+# backward ended). Writes a Markdown table to stdout.
 #   tools/bench_distributed.sh [build-dir] [steps] [width] [image-size] [global-batch]
 set -euo pipefail
 BUILD=${1:-build}
@@ -49,16 +50,17 @@ step = [r["seconds"] for r in rows]
 dt = [b - a for a, b in zip(step, step[1:])]
 mean = lambda v: sum(v) / len(v) if v else float("nan")
 comm = mean([r.get("communication_s", 0.0) for r in rows])
+overlapped = mean([r.get("overlapped_s", 0.0) for r in rows])
 total = mean([r.get("step_s", d) for r, d in zip(rows[1:], dt)])
-print(f"{mean(dt):.3f} {comm:.4f} {total:.3f} {rows[-1]['loss_d']:.5f} {rows[-1]['mse']:.5f}")
+print(f"{mean(dt):.3f} {comm:.4f} {total:.3f} {overlapped:.4f} {rows[-1]['loss_d']:.5f} {rows[-1]['mse']:.5f}")
 PY
 }
-read -r one_dt _ _ one_ld one_mse < <(summary "$WORK/one/log.jsonl")
-read -r two_dt two_comm two_step two_ld two_mse < <(summary "$WORK/two/log.jsonl")
-echo "| run | wall time per step | images/s | step time on rank 0 | of which collectives | hidden | loss_d, mse at the end |"
+read -r one_dt _ _ _ one_ld one_mse < <(summary "$WORK/one/log.jsonl")
+read -r two_dt two_comm two_step two_over two_ld two_mse < <(summary "$WORK/two/log.jsonl")
+echo "| run | wall time per step | images/s | step time on rank 0 | in collectives | all-reduces in flight behind the backward | loss_d, mse at the end |"
 echo "| --- | --- | --- | --- | --- | --- | --- |"
 awk -v dt="$one_dt" -v b="$BATCH" -v ld="$one_ld" -v m="$one_mse" 'BEGIN {
   printf "| 1 process, %d threads, batch %d | %.3f s | %.2f | — | — | — | %s, %s |\n", '"$(nproc)"', b, dt, b / dt, ld, m }'
-awk -v dt="$two_dt" -v b="$BATCH" -v st="$two_step" -v c="$two_comm" -v ld="$two_ld" -v m="$two_mse" 'BEGIN {
-  printf "| mpirun -np 2, 1 thread each, batch %d (%d per rank) | %.3f s | %.2f | %.3f s | %.4f s (%.1f%%) | 0 (synchronous all-reduce) | %s, %s |\n",
-         b, b / 2, dt, b / dt, st, c, 100 * c / st, ld, m }'
+awk -v dt="$two_dt" -v b="$BATCH" -v st="$two_step" -v c="$two_comm" -v o="$two_over" -v ld="$two_ld" -v m="$two_mse" 'BEGIN {
+  printf "| mpirun -np 2, 1 thread each, batch %d (%d per rank) | %.3f s | %.2f | %.3f s | %.4f s (%.1f%%) | %.4f s | %s, %s |\n",
+         b, b / 2, dt, b / dt, st, c, 100 * c / st, o, ld, m }'

@@ -46,6 +46,15 @@ class MpiGroup final : public train::ProcessGroup {
     });
   }
 
+  // CPU tensors: MPI_Iallreduce, progressed by poll() (OpenMPI moves nonblocking collectives inside its calls) and
+  // completed by wait(). CUDA tensors (a build without NCCL) go through the host at once.
+  std::unique_ptr<Pending> start_all_reduce_sum(const Tensor& t) override {
+    if (t.device() != Device::CPU) return ProcessGroup::start_all_reduce_sum(t);
+    auto pending = std::make_unique<MpiPending>(*this);
+    MPI_Iallreduce(MPI_IN_PLACE, t.data<float>(), count(t), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &pending->request);
+    return pending;
+  }
+
   void all_reduce_sum(std::vector<double>& values) override {
     MPI_Request request;
     MPI_Iallreduce(MPI_IN_PLACE, values.data(), static_cast<int>(values.size()), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD,
@@ -105,6 +114,25 @@ class MpiGroup final : public train::ProcessGroup {
       if (polls > 1000) std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
   }
+
+  class MpiPending final : public Pending {
+   public:
+    explicit MpiPending(const MpiGroup& group) : group_(group) {}
+    void poll() override {
+      int done = 0;
+      if (!done_) MPI_Test(&request, &done, MPI_STATUS_IGNORE);
+      done_ = done_ || done != 0;
+    }
+    void wait() override {
+      if (!done_) group_.wait(request, "the all-reduce of gradients");
+      done_ = true;
+    }
+    MPI_Request request = MPI_REQUEST_NULL;
+
+   private:
+    const MpiGroup& group_;
+    bool done_ = false;
+  };
 
   const Ranks& ranks_;
   double timeout_;

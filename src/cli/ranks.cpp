@@ -24,6 +24,23 @@ void share_machine(const Ranks& ranks, Device device, int threads) {
     cuda::select_device(ranks.local_rank() % cuda::device_count());
 }
 
+namespace {
+
+[[maybe_unused]] int env_int(const char* name, int fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::atoi(v) : fallback;
+}
+
+// Whether a launcher (mpirun: OpenMPI's OMPI_COMM_WORLD_SIZE; PMI/PMIx launchers: MPICH's mpiexec, Slurm's srun)
+// started this process.
+[[maybe_unused]] bool launched_by_mpirun() {
+  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "PMI_RANK"})
+    if (std::getenv(name) != nullptr) return true;
+  return false;
+}
+
+}  // namespace
+
 Ranks& Ranks::world() {
   static Ranks ranks;
   return ranks;
@@ -32,6 +49,9 @@ Ranks& Ranks::world() {
 #ifdef BIGCOLOR_WITH_MPI
 
 Ranks::Ranks() {
+  // A process started without mpirun is a run of one: MPI is not initialized at all (OpenMPI's singleton start
+  // would spawn an orted daemon and cost a third of a second on every command).
+  if (!launched_by_mpirun()) return;
   int initialized = 0;
   MPI_Initialized(&initialized);
   if (!initialized) {
@@ -57,33 +77,28 @@ Ranks::~Ranks() {
 }
 
 std::vector<std::int64_t> Ranks::sum(const std::vector<std::int64_t>& values) const {
+  if (size_ == 1) return values;  // also when MPI was never initialized (no mpirun)
   std::vector<std::int64_t> out(values.size());
   MPI_Allreduce(values.data(), out.data(), static_cast<int>(values.size()), MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
   return out;
 }
 
 std::vector<std::int64_t> Ranks::max(const std::vector<std::int64_t>& values) const {
+  if (size_ == 1) return values;
   std::vector<std::int64_t> out(values.size());
   MPI_Allreduce(values.data(), out.data(), static_cast<int>(values.size()), MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD);
   return out;
 }
 
-void Ranks::barrier() const { MPI_Barrier(MPI_COMM_WORLD); }
+void Ranks::barrier() const {
+  if (size_ > 1) MPI_Barrier(MPI_COMM_WORLD);
+}
 
 void Ranks::abort(int status) const {
   if (size_ > 1) MPI_Abort(MPI_COMM_WORLD, status);
 }
 
 #else  // a build without MPI: one process, and a clear refusal when mpirun started several
-
-namespace {
-
-int env_int(const char* name, int fallback) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::atoi(v) : fallback;
-}
-
-}  // namespace
 
 Ranks::Ranks() {
   const int launched = std::max(env_int("OMPI_COMM_WORLD_SIZE", 1), env_int("PMI_SIZE", 1));

@@ -399,10 +399,11 @@ int run_train(const TrainCliOptions& o) {
                     {"loss_g", losses.loss_g}, {"mse", losses.mse}, {"lpips", losses.lpips},
                     {"images_per_s", rate}, {"lr_g", trainer.adam_g().lr()}, {"lr_d", trainer.adam_d().lr()},
                     {"seconds", now}};
-          if (group) {  // where rank 0's step went: compute, and waiting in the collectives (communication)
+          if (group) {  // where rank 0's step went: its time in the collectives, and all-reduces run behind the backward
             line["ranks"] = ranks.size();
             line["step_s"] = trainer.last_step_timing().total;
             line["communication_s"] = trainer.last_step_timing().communication;
+            line["overlapped_s"] = trainer.last_step_timing().overlapped;
           }
           log << line.dump() << "\n";
           log.flush();

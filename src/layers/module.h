@@ -74,6 +74,11 @@ class Module {
   void to(Device device);            // moves parameters, gradients and buffers (recursive)
   Device device() const { return device_; }
 
+  // Called by this module's backward with each child whose parameter gradients are final for this backward pass
+  // (the models: Discriminator, Generator, Encoder, block by block), so that data-parallel training can start their
+  // all-reduce while the backward goes on (train/process_group.h). Empty (the default): nothing is called.
+  void set_gradients_ready_hook(std::function<void(Module&)> hook) { gradients_ready_hook_ = std::move(hook); }
+
  protected:
   // Registration, in the order PyTorch's module registers them. Returned references stay valid.
   Parameter& add_parameter(const std::string& name, const Shape& shape, bool trainable = true);
@@ -83,6 +88,9 @@ class Module {
   // while parameter gradients are off or for a frozen parameter (which has none). nullptr (no bias): undefined.
   const Tensor& grad_of(const Parameter& p) const;
   const Tensor& grad_of(const Parameter* p) const;
+  void gradients_ready(Module& child) const {
+    if (gradients_ready_hook_) gradients_ready_hook_(child);
+  }
 
  private:
   struct OwnParameter {
@@ -100,6 +108,7 @@ class Module {
   bool grad_enabled_ = true;
   bool parameter_gradients_ = true;
   Device device_ = Device::CPU;
+  std::function<void(Module&)> gradients_ready_hook_;
 };
 
 // Scoped "no parameter gradients" for one module and its children: while it lives, their backward passes compute

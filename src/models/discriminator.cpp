@@ -58,14 +58,20 @@ Tensor Discriminator::backward(const Tensor& d_out, bool need_d_x) {
   Tensor d_broadcast = fn::empty_like(s.pooled);
   ops::sum_backward(d_broadcast, d_out.reshape({d_out.dim(0)}));
   embed.backward(fn::mul(d_broadcast, s.pooled));
+  gradients_ready(embed);
   Tensor d_pooled = linear.backward(d_out);
+  gradients_ready(linear);
   fn::add_into(d_pooled, fn::mul(d_broadcast, s.embedded));
   Tensor d_h = fn::empty_like(s.relu_out);
   ops::sum_backward(d_h, d_pooled);
   d_h = fn::relu_backward(d_h, s.relu_out);
   for (int i = kBlocks - 1; i >= 0; --i) {
-    if (i == attention_block) d_h = attention->backward(d_h);
+    if (i == attention_block) {
+      d_h = attention->backward(d_h);
+      gradients_ready(*attention);
+    }
     d_h = blocks[static_cast<std::size_t>(i)]->backward(d_h, i > 0 || need_d_x);
+    gradients_ready(*blocks[static_cast<std::size_t>(i)]);
   }
   return d_h;
 }

@@ -33,6 +33,7 @@ Encoder::Gradients Encoder::backward(const Tensor& d_out, bool need_d_x) {
   Tensor d = d_out;
   for (int i = 4; i >= 0; --i) {
     ResConvBlock::Gradients block = res[static_cast<std::size_t>(i)]->backward(d);
+    gradients_ready(*res[static_cast<std::size_t>(i)]);
     d = block.d_x;
     if (g.d_c.defined())
       fn::add_into(g.d_c, block.d_c);

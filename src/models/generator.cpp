@@ -92,14 +92,21 @@ Generator::Gradients Generator::backward(const Tensor& d_out) {
   const std::int64_t chunk = config_.z_chunk_size(), shared_dim = config_.shared_dim;
   Tensor d = fn::empty_like(d_out);
   ops::tanh_backward(d, d_out, s.out);
-  d = output_bn.backward(output_conv.backward(d));
+  d = output_conv.backward(d);
+  gradients_ready(output_conv);
+  d = output_bn.backward(d);
+  gradients_ready(output_bn);
   Gradients g;
   g.d_z = Tensor::zeros({d_out.dim(0), config_.effective_dim_z()}, DType::F32, d_out.device());
   g.d_y = Tensor::zeros({d_out.dim(0), shared_dim}, DType::F32, d_out.device());
   Tensor d_y_part = Tensor::empty({d_out.dim(0), shared_dim}, DType::F32, d_out.device());
   for (std::int64_t i = kBlocks - 1; i >= s.start_block; --i) {
-    if (i == attention_block) d = attention->backward(d);
+    if (i == attention_block) {
+      d = attention->backward(d);
+      gradients_ready(*attention);
+    }
     GBlock::Gradients block = blocks[static_cast<std::size_t>(i)]->backward(d);
+    gradients_ready(*blocks[static_cast<std::size_t>(i)]);
     d = block.d_x;
     ops::copy_columns(d_y_part, 0, block.d_y, 0, shared_dim);  // y_i = cat(y, z chunk i+1)
     fn::add_into(g.d_y, d_y_part);
@@ -107,6 +114,7 @@ Generator::Gradients Generator::backward(const Tensor& d_out) {
   }
   if (s.from_linear) {
     const Tensor d_z0 = linear.backward(d.reshape({d.dim(0), d.numel() / d.dim(0)}));
+    gradients_ready(linear);
     ops::copy_columns(g.d_z, 0, d_z0, 0, chunk);
   } else {
     g.d_h = d;

@@ -1,5 +1,6 @@
 #include "train/process_group.h"
 
+#include <chrono>
 #include <cstring>
 
 #include "layers/functional.h"
@@ -62,7 +63,21 @@ void check_tensors(const std::vector<Tensor>& tensors, Device device, const char
                    " is not an F32 tensor on ", device == Device::CPU ? "the CPU" : "the GPU");
 }
 
+double now_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+class Completed final : public ProcessGroup::Pending {
+ public:
+  void wait() override {}
+};
+
 }  // namespace
+
+std::unique_ptr<ProcessGroup::Pending> ProcessGroup::start_all_reduce_sum(const Tensor& t) {
+  all_reduce_sum(t);
+  return std::make_unique<Completed>();
+}
 
 GradientBuckets::GradientBuckets(const std::vector<Module::NamedParameter>& parameters, Device device,
                                  std::size_t bucket_bytes) {
@@ -77,24 +92,67 @@ GradientBuckets::GradientBuckets(const std::vector<Module::NamedParameter>& para
   std::size_t next = 0;
   for (const std::vector<Tensor>& run : split_into_buckets(grads, bucket_bytes)) {
     Bucket b;
-    for (std::size_t i = 0; i < run.size(); ++i) b.parameters.push_back(owners[next++]);
+    for (std::size_t i = 0; i < run.size(); ++i) {
+      bucket_of_[owners[next]] = buckets_.size();
+      b.parameters.push_back(owners[next++]);
+    }
     b.flat = Tensor::empty({total_numel(run)}, DType::F32, device);
     numel_ += b.flat.numel();
     buckets_.push_back(std::move(b));
   }
 }
 
-void GradientBuckets::average(ProcessGroup& group) {
-  if (group.size() <= 1) return;
-  const float inverse = 1.0f / static_cast<float>(group.size());
+void GradientBuckets::begin(ProcessGroup& group) {
+  group_ = group.size() > 1 ? &group : nullptr;
+  started_early_ = 0;
+  in_flight_seconds_ = 0.0;
+  final_.clear();
   for (Bucket& b : buckets_) {
+    b.missing = b.parameters.size();
+    b.pending.reset();
+  }
+}
+
+void GradientBuckets::launch(Bucket& b) {
+  std::vector<Tensor> grads;
+  for (Parameter* p : b.parameters) grads.push_back(p->grad);
+  pack(b.flat, grads);
+  b.started_at = now_seconds();
+  b.pending = group_->start_all_reduce_sum(b.flat);
+}
+
+void GradientBuckets::ready(Module& module) {
+  if (group_ == nullptr) return;
+  for (const Module::NamedParameter& p : module.parameters()) {
+    const auto it = bucket_of_.find(p.parameter);
+    if (it == bucket_of_.end() || !final_.insert(p.parameter).second) continue;  // not ours, or already counted
+    Bucket& b = buckets_[it->second];
+    if (b.missing > 0 && --b.missing == 0 && !b.pending) {
+      launch(b);
+      ++started_early_;
+    }
+  }
+  for (Bucket& b : buckets_)
+    if (b.pending) b.pending->poll();
+}
+
+void GradientBuckets::finish() {
+  if (group_ == nullptr) return;
+  const double finish_start = now_seconds();
+  for (Bucket& b : buckets_) {
+    if (b.pending) in_flight_seconds_ += finish_start - b.started_at;
+    else launch(b);
+  }
+  const float inverse = 1.0f / static_cast<float>(group_->size());
+  for (Bucket& b : buckets_) {
+    b.pending->wait();
+    b.pending.reset();
     std::vector<Tensor> grads;
     for (Parameter* p : b.parameters) grads.push_back(p->grad);
-    pack(b.flat, grads);
-    group.all_reduce_sum(b.flat);
     // DDP divides the summed gradient by the world size; so does this (x · (1/N) in float32, as torch's div_).
     unpack(grads, fn::scale(b.flat, inverse));
   }
+  group_ = nullptr;
 }
 
 std::vector<Tensor> state_tensors(Module& module, bool buffers_only) {

@@ -8,6 +8,9 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -35,11 +38,29 @@ class ProcessGroup {
   virtual void all_reduce_sum(std::vector<std::int64_t>& values) = 0;
   // Host bytes: root's string to every rank (small metadata: the checkpoint's per-rank states).
   virtual void broadcast(std::string& bytes, int root) = 0;
+
+  // A collective started and not complete yet.
+  class Pending {
+   public:
+    virtual ~Pending() = default;
+    virtual void poll() {}     // lets the transport progress it (MPI moves nonblocking collectives in its calls)
+    virtual void wait() = 0;   // completes it, within the transport's deadline
+  };
+  // all_reduce_sum(t) started now and completed by the handle's wait(); `t` must not be touched in between. This is
+  // what lets a bucket's all-reduce run while the backward computes the next gradients. A transport without
+  // asynchronous collectives completes it at once (this default).
+  virtual std::unique_ptr<Pending> start_all_reduce_sum(const Tensor& t);
 };
 
 // The gradients of a list of parameters packed into flat buckets of at most `bucket_bytes` (DDP's default: 25 MiB),
 // in reverse registration order (the order a backward pass finishes them), so that one all-reduce per bucket
 // averages them all. Parameters without a gradient are left out.
+//
+// Overlapped, as DDP's bucket hooks: begin() before the backward pass that completes the gradients; ready(module)
+// from that backward each time a module's parameter gradients are final (Module::set_gradients_ready_hook): every
+// bucket whose gradients are then all final is packed and its all-reduce started at once, while the backward goes
+// on; finish() after the backward starts the buckets left, waits for all and writes the means back. The values are
+// those of average(): only the timing differs.
 class GradientBuckets {
  public:
   static constexpr std::size_t kDefaultBucketBytes = 25u << 20;
@@ -48,7 +69,18 @@ class GradientBuckets {
                   std::size_t bucket_bytes = kDefaultBucketBytes);
 
   // grad ← mean over the ranks of grad, for every parameter (a no-op on a group of one).
-  void average(ProcessGroup& group);
+  void average(ProcessGroup& group) {
+    begin(group);
+    finish();
+  }
+  void begin(ProcessGroup& group);
+  void ready(Module& module);  // no-op unless begun
+  void finish();
+  bool active() const { return group_ != nullptr; }
+  // Of the last begin()..finish(): buckets started from ready() (before finish), and the time their all-reduces had
+  // been in flight when finish() began (summed over buckets; communication that could run behind the backward).
+  std::size_t started_early() const { return started_early_; }
+  double in_flight_seconds() const { return in_flight_seconds_; }
 
   std::size_t bucket_count() const { return buckets_.size(); }
   std::int64_t numel() const { return numel_; }
@@ -58,9 +90,19 @@ class GradientBuckets {
   struct Bucket {
     std::vector<Parameter*> parameters;
     Tensor flat;  // (sum of their numels) F32 on the device
+    std::size_t missing = 0;  // parameters not final yet (during begin()..finish())
+    std::unique_ptr<ProcessGroup::Pending> pending;
+    double started_at = 0.0;
   };
+  void launch(Bucket& b);
+
   std::vector<Bucket> buckets_;
+  std::map<const Parameter*, std::size_t> bucket_of_;
+  std::set<const Parameter*> final_;  // reported final since begin()
   std::int64_t numel_ = 0;
+  ProcessGroup* group_ = nullptr;
+  std::size_t started_early_ = 0;
+  double in_flight_seconds_ = 0.0;
 };
 
 // Every rank gets root's values of these tensors (parameters and buffers of a model, optimizer states), packed into

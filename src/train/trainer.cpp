@@ -114,11 +114,14 @@ double Trainer::lr_factor(double decay, std::int64_t epoch) {
   return std::pow(decay, static_cast<double>(epoch > 1 ? epoch - 1 : 0));
 }
 
+Trainer::~Trainer() { set_process_group(nullptr, true); }
+
 void Trainer::set_process_group(ProcessGroup* group, bool update_ema) {
   group_ = group;
   update_ema_ = update_ema;
   g_buckets_.reset();
   d_buckets_.reset();
+  for (Module* m : std::initializer_list<Module*>{&d_, &eg_.G, &eg_.E}) m->set_gradients_ready_hook({});
   if (group_ == nullptr) return;
   std::vector<Tensor> everything = state_tensors(eg_);
   for (const Tensor& t : state_tensors(d_)) everything.push_back(t);
@@ -127,6 +130,18 @@ void Trainer::set_process_group(ProcessGroup* group, bool update_ema) {
   broadcast_tensors(*group_, everything);
   g_buckets_.emplace(trained_parameters(eg_), eg_.device());
   d_buckets_.emplace(d_.parameters(), d_.device());
+  // The backward passes report each block whose gradients are final; an armed bucket set starts those buckets'
+  // all-reduces then (see GradientBuckets), so they run behind the rest of the backward.
+  const auto hook = [this](GradientBuckets& buckets) {
+    return [this, &buckets](Module& m) {
+      if (!buckets.active()) return;
+      const TimedScope t(timing_.communication);
+      buckets.ready(m);
+    };
+  };
+  d_.set_gradients_ready_hook(hook(*d_buckets_));
+  eg_.G.set_gradients_ready_hook(hook(*g_buckets_));
+  eg_.E.set_gradients_ready_hook(hook(*g_buckets_));
 }
 
 void Trainer::set_epoch(std::int64_t epoch) {
@@ -186,11 +201,13 @@ StepLosses Trainer::step(const StepBatch& batch) {
   const Hinge real_term = hinge(d_.forward(real, classes), -1.0f, 0.5f);
   d_.backward(real_term.grad, /*need_d_x=*/false);
   const Hinge fake_term = hinge(d_.forward(fake, classes), 1.0f, 0.5f);
+  if (group_ != nullptr) d_buckets_->begin(*group_);  // this backward completes D's gradients
   d_.backward(fake_term.grad, /*need_d_x=*/false);
   losses.loss_d = (real_term.value + fake_term.value) / 2.0f;
   if (group_ != nullptr) {
     const TimedScope t(timing_.communication);
-    d_buckets_->average(*group_);
+    d_buckets_->finish();
+    timing_.overlapped += d_buckets_->in_flight_seconds();
   }
   adam_d_.step();
 
@@ -217,10 +234,12 @@ StepLosses Trainer::step(const StepBatch& batch) {
   }
   if (perceptual_) losses.lpips = perceptual_->compute(x, fake01, options_.coef_lpips, &d_fake01);
   fn::add_into(d_fake, fn::scale(d_fake01, 0.5f));
+  if (group_ != nullptr) g_buckets_->begin(*group_);
   eg_.backward(d_fake);
   if (group_ != nullptr) {
     const TimedScope t(timing_.communication);
-    g_buckets_->average(*group_);
+    g_buckets_->finish();
+    timing_.overlapped += g_buckets_->in_flight_seconds();
     // The log's losses: the means over the ranks (every rank gets the same numbers, so all stop on the same step
     // when one is not finite).
     std::vector<double> sums = {losses.loss_d, losses.loss_g, losses.mse, losses.lpips};

@@ -47,10 +47,14 @@ struct StepLosses {
   bool finite() const;
 };
 
-// Where a step's time went on a rank of a data-parallel group (seconds; communication: the collectives' calls).
+// Where a step's time went on a rank of a data-parallel group (seconds). communication: this rank's time inside the
+// collectives (packing, starting, waiting: what the communication added to the step); overlapped: the time the
+// gradient all-reduces started during the backward had been in flight when the backward ended (summed over buckets:
+// communication that could run behind the computation).
 struct StepTiming {
   double total = 0.0;
   double communication = 0.0;
+  double overlapped = 0.0;
   double compute() const { return total - communication; }
 };
 
@@ -67,6 +71,9 @@ class Trainer {
   // options.coef_lpips is 0: no perceptual loss). Draws (z, dropout) come from an Rng seeded with `seed` whose
   // state is part of the checkpoint.
   Trainer(Colorizer& eg, Discriminator& d, VGG16Features* vgg, const TrainOptions& options, std::uint64_t seed);
+  ~Trainer();  // removes the gradient hooks it set on the models
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
 
   StepLosses step(const StepBatch& batch);
 
@@ -90,8 +97,9 @@ class Trainer {
   //  - now: rank 0's parameters, buffers (u vectors, batch-norm statistics) and Adam states are broadcast to every
   //    rank, so all start identical (also after a resume);
   //  - each step: rank 0's EG and D buffers are broadcast first (DDP's broadcast_buffers), D's gradients are
-  //    averaged over the ranks before adam_d steps and EG's before adam_g steps (bucketed all-reduces), and the
-  //    losses returned are the means over the ranks. Batch statistics stay per rank (no SyncBN).
+  //    averaged over the ranks before adam_d steps and EG's before adam_g steps (bucketed all-reduces, each started
+  //    during the backward as soon as its gradients are final), and the losses returned are the means over the
+  //    ranks. Batch statistics stay per rank (no SyncBN).
   //  - update_ema: whether this rank keeps the EMA (the official run: rank 0 only; the weights being identical,
   //    another rank's EMA would be the same numbers).
   void set_process_group(ProcessGroup* group, bool update_ema);
