@@ -30,8 +30,6 @@
 using namespace bigcolor;
 using namespace bigcolor::test::cli;
 
-TEST_SUITE("cli") {
-
 #ifdef BIGCOLOR_CLI_MPIRUN
 
 namespace {
@@ -176,6 +174,12 @@ std::size_t count(const std::string& text, const std::string& what) {
 
 }  // namespace
 
+#endif
+
+TEST_SUITE("cli") {
+
+#ifdef BIGCOLOR_CLI_MPIRUN
+
 TEST_CASE("cli mpi train: two ranks give the losses and weights of the in-process reference") {
   Scratch s;
   const std::string data = write_image_folder(s / "data", 3, 3);  // 9 images: 4 per rank, one dropped
@@ -312,3 +316,37 @@ TEST_CASE("cli mpi train: ranks with different options, or a batch that does not
 #endif
 
 }  // TEST_SUITE("cli")
+
+#ifdef BIGCOLOR_CLI_MPIRUN
+TEST_SUITE("cuda" * doctest::skip(!cuda_available())) {
+
+// One GPU cannot hold two NCCL ranks (NCCL refuses a duplicate GPU), but `mpirun -np 1` makes a group of one, whose
+// collectives run through NCCL all the same (broadcasts, overlapped all-reduces on NCCL's stream): the run must be
+// exactly the run of a single process.
+TEST_CASE("cuda mpi train: a one-rank NCCL group trains exactly as one process on the GPU") {
+  Scratch s;
+  const std::string data = write_image_folder(s / "data", 2, 2);
+  std::vector<std::string> args = train_args(data, s / "plain", 3);
+  args[std::find(args.begin(), args.end(), "--device") - args.begin() + 1] = "cuda";
+  const Result plain = run(args);
+  REQUIRE_MESSAGE(plain.status == 0, describe(plain));
+  args[std::find(args.begin(), args.end(), "--out") - args.begin() + 1] = s / "nccl";
+  const Result nccl = run_with(mpirun(1), args);
+  REQUIRE_MESSAGE(nccl.status == 0, describe(nccl));
+  const auto a = log_lines(s / "plain/log.jsonl"), b = log_lines(s / "nccl/log.jsonl");
+  REQUIRE(a.size() == 3);
+  REQUIRE(b.size() == 3);
+  for (std::size_t i = 0; i < 3; ++i) {
+    CHECK(b[i].at("ranks") == 1);
+    for (const char* key : {"loss_d", "loss_g", "mse", "lpips"}) CHECK_MESSAGE(a[i].at(key) == b[i].at(key), key);
+  }
+  const SafetensorsFile x = load_safetensors(s / "plain/checkpoints/latest.safetensors");
+  const SafetensorsFile y = load_safetensors(s / "nccl/checkpoints/latest.safetensors");
+  for (const auto& [name, tensor] : x.tensors) {
+    INFO(name);
+    CHECK(test::compare(y.at(name), tensor).max_abs_error == 0.0);
+  }
+}
+
+}  // TEST_SUITE("cuda")
+#endif

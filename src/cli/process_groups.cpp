@@ -141,7 +141,7 @@ class MpiGroup final : public train::ProcessGroup {
 }  // namespace
 
 std::unique_ptr<train::ProcessGroup> make_process_group(const Ranks& ranks, Device device, double timeout_seconds) {
-  if (!ranks.distributed()) return nullptr;
+  if (!ranks.launched()) return nullptr;
   BIGCOLOR_CHECK(timeout_seconds > 0, "--rank-timeout ", timeout_seconds, " is not positive");
   auto host = std::make_unique<MpiGroup>(ranks, timeout_seconds);
 #ifdef BIGCOLOR_WITH_NCCL
@@ -155,7 +155,7 @@ std::unique_ptr<train::ProcessGroup> make_process_group(const Ranks& ranks, Devi
 #else  // no MPI: one process only (Ranks refuses a launch as one of several)
 
 std::unique_ptr<train::ProcessGroup> make_process_group(const Ranks& ranks, Device, double) {
-  BIGCOLOR_CHECK(!ranks.distributed(), "this build has no MPI");
+  BIGCOLOR_CHECK(!ranks.launched(), "this build has no MPI");
   return nullptr;
 }
 

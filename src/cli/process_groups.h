@@ -15,7 +15,9 @@
 
 namespace bigcolor::cli {
 
-// Null on one rank (nothing to synchronize). Error: MPI or NCCL could not set the group up.
+// Null for a process that mpirun did not start. Under mpirun a group even of one rank (`mpirun -np 1`: its
+// collectives are identities, but they run, so one GPU exercises the NCCL path). Error: MPI or NCCL could not set the
+// group up.
 std::unique_ptr<train::ProcessGroup> make_process_group(const Ranks& ranks, Device device, double timeout_seconds);
 
 // Which transport the group uses for tensors, for the log: "mpi", "nccl" or "mpi (through host memory)".

@@ -52,6 +52,7 @@ Ranks::Ranks() {
   // A process started without mpirun is a run of one: MPI is not initialized at all (OpenMPI's singleton start
   // would spawn an orted daemon and cost a third of a second on every command).
   if (!launched_by_mpirun()) return;
+  launched_ = true;
   int initialized = 0;
   MPI_Initialized(&initialized);
   if (!initialized) {

@@ -25,6 +25,7 @@ class Ranks {
   int local_rank() const { return local_rank_; }  // among the ranks of this machine
   int local_size() const { return local_size_; }
   bool distributed() const { return size_ > 1; }
+  bool launched() const { return launched_; }  // started by mpirun (MPI is initialized), even as its only rank
 
   // Element-wise sum over all ranks; every rank gets the result (a no-op on one rank).
   std::vector<std::int64_t> sum(const std::vector<std::int64_t>& values) const;
@@ -42,6 +43,7 @@ class Ranks {
   Ranks();
   int rank_ = 0, size_ = 1, local_rank_ = 0, local_size_ = 1;
   bool initialized_here_ = false;
+  bool launched_ = false;
 };
 
 // An error that every rank meets at the same point of the run with the same message (a refused configuration):

@@ -103,7 +103,7 @@ GradientBuckets::GradientBuckets(const std::vector<Module::NamedParameter>& para
 }
 
 void GradientBuckets::begin(ProcessGroup& group) {
-  group_ = group.size() > 1 ? &group : nullptr;
+  group_ = &group;  // a group of one too: its transport runs (an identity), so one GPU exercises it
   started_early_ = 0;
   in_flight_seconds_ = 0.0;
   final_.clear();
@@ -163,7 +163,7 @@ std::vector<Tensor> state_tensors(Module& module, bool buffers_only) {
 }
 
 void broadcast_tensors(ProcessGroup& group, const std::vector<Tensor>& tensors, int root, std::size_t bucket_bytes) {
-  if (group.size() <= 1 || tensors.empty()) return;
+  if (tensors.empty()) return;
   const Device device = tensors.front().device();
   check_tensors(tensors, device, "broadcast");
   for (const std::vector<Tensor>& run : split_into_buckets(tensors, bucket_bytes)) {

@@ -68,7 +68,7 @@ class GradientBuckets {
   GradientBuckets(const std::vector<Module::NamedParameter>& parameters, Device device,
                   std::size_t bucket_bytes = kDefaultBucketBytes);
 
-  // grad ← mean over the ranks of grad, for every parameter (a no-op on a group of one).
+  // grad ← mean over the ranks of grad, for every parameter (on a group of one the identity, computed).
   void average(ProcessGroup& group) {
     begin(group);
     finish();
