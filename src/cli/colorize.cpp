@@ -21,6 +21,7 @@
 #include "api/pipeline.h"
 #include "bigcolor/bigcolor.h"
 #include "cli/common.h"
+#include "cli/default_model.h"
 #include "cli/input_scan.h"
 #include "cli/ranks.h"
 #include "imaging/color.h"
@@ -245,6 +246,17 @@ std::string threads_text(int n) { return ", " + std::to_string(n) + (n == 1 ? " 
 
 }  // namespace
 
+namespace {
+
+// A file of ours (safetensors, config inside) whose model has a single class.
+bool single_class_model(const std::string& path) {
+  const SafetensorsFile file = load_safetensors(path);
+  const auto config = file.metadata.find(kColorizerConfigKey);
+  return config != file.metadata.end() && colorizer_config_from_json(config->second, path).biggan.n_classes == 1;
+}
+
+}  // namespace
+
 int run_colorize(const ColorizeOptions& o) {
   const Stopwatch watch;
   // Option combinations CLI11 cannot check; the library's own (sizes, numbers) before anything is loaded.
@@ -277,20 +289,35 @@ int run_colorize(const ColorizeOptions& o) {
   const bool use_classifier = !o.classifier.empty() && !explicit_classes && !o.class_from_folder;
   if (!o.classifier.empty() && explicit_classes && !o.quiet)
     std::cerr << "bigcolor: --class/--mix given, so the classifier is not used" << std::endl;
+  // The weights: --ckpt, else the official release when present, else the bundled small model (checked).
+  const ChosenModel chosen = choose_model(o.ckpt);
+  const std::string& ckpt = chosen.path;
+  std::error_code ec;
+  BIGCOLOR_CHECK(fs::exists(ckpt, ec), "--ckpt ", ckpt, ": no such file or folder");
+  const bool official = fs::is_directory(ckpt, ec);
+  if (!official && (o.epoch >= 0 || o.no_ema || !o.config_path.empty()))
+    throw UsageError("--epoch, --no-ema and --config apply to official checkpoint folders; " + ckpt +
+                     " holds one set of weights");
+  if (!o.quiet && chosen.kind == ChosenModel::Kind::Official)
+    std::cerr << "bigcolor: no --ckpt: using the official BigColor release in " << ckpt << std::endl;
+  if (chosen.kind == ChosenModel::Kind::Bundled && !o.size_given && chosen.image_size > 0)
+    run.request.size = chosen.image_size;  // the size it was trained at: its colours are best there
+  if (!o.quiet && chosen.kind == ChosenModel::Kind::Bundled)
+    std::cerr << "bigcolor: no --ckpt and no official release (ckpts/bigcolor; tools/get_weights.sh fetches it): "
+                 "using the small bundled model " << ckpt << ", trained here on a few hundred freely licensed photos "
+                 "(expect muted colours; see weights/README.md)" << std::endl;
   if (!use_classifier && !o.class_from_folder) {
-    if (!explicit_classes)
+    if (explicit_classes) {
+      run.conditionings = resolve_conditionings(o.request.classes, o.request.mix, o.request.mix_weights);
+    } else if (!official && single_class_model(ckpt)) {
+      run.request.classes = {"0"};  // a model of one class: nothing to choose
+      run.conditionings = resolve_conditionings(run.request.classes, {}, {});
+    } else {
       throw UsageError("colorize needs --class (one or more classes), --mix A B, or --classifier FILE to pick "
                        "each photo's classes");
-    run.conditionings = resolve_conditionings(o.request.classes, o.request.mix, o.request.mix_weights);
+    }
   }
   run.model.reset();
-
-  std::error_code ec;
-  BIGCOLOR_CHECK(fs::exists(o.ckpt, ec), "--ckpt ", o.ckpt, ": no such file or folder");
-  const bool official = fs::is_directory(o.ckpt, ec);
-  if (!official && (o.epoch >= 0 || o.no_ema || !o.config_path.empty()))
-    throw UsageError("--epoch, --no-ema and --config apply to official checkpoint folders; " + o.ckpt +
-                     " holds one set of weights");
 
   // The output folder: checked now, created when the first result is written (a run that fails first leaves none).
   run.output_dir = fs::path(o.output_dir);
@@ -386,13 +413,13 @@ int run_colorize(const ColorizeOptions& o) {
     load.use_ema = !o.no_ema;
     load.epoch = o.epoch;
     load.config_path = o.config_path;
-    run.model = Model::load(o.ckpt, load);
+    run.model = Model::load(ckpt, load);
     const ModelInfo info = run.model->info();
     if (o.verbose) {
-      std::string what = o.ckpt;
+      std::string what = ckpt;
       if (official) {
         const OfficialCheckpoint ck = find_official_checkpoint(
-            o.ckpt, o.epoch >= 0 ? std::optional<int>(o.epoch) : std::nullopt, o.config_path);
+            ckpt, o.epoch >= 0 ? std::optional<int>(o.epoch) : std::nullopt, o.config_path);
         what += std::string(o.no_ema ? " (raw weights" : " (EMA weights") + " of epoch " + std::to_string(ck.epoch) +
                 ", config " + ck.config_path + ")";
       }

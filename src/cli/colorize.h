@@ -27,7 +27,7 @@ namespace bigcolor::cli {
 
 struct ColorizeOptions {
   std::vector<std::string> inputs;  // image files and folders
-  std::string output_dir;
+  std::string output_dir = "results";
   // weights
   std::string ckpt;         // an official checkpoint folder or one of our .safetensors files
   int epoch = -1;           // official folders: -1 = the highest epoch present
@@ -42,6 +42,7 @@ struct ColorizeOptions {
   std::string classifier;   // a timm resnet50d / tf_efficientnet_* state dict (.pth, .bin or .safetensors)
   int topk = 5;             // colorize_real.py's default
   bool topk_given = false;
+  bool size_given = false;  // --size was given (else the bundled model's training size replaces 256)
   int classifier_size = 0;  // 0: the variant's (224 for resnet50d, 475 for the L2)
   // output
   bool png = false;

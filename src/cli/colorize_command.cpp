@@ -46,13 +46,14 @@ CLI::App* add_colorize_command(CLI::App& app, ColorizeOptions& o) {
       ->type_name("INPUT...")
       ->default_str("");
   colorize->add_option("-o,--output", o.output_dir, "Output folder (created when missing)")
-      ->required()
-      ->type_name("OUT_DIR");
+      ->type_name("OUT_DIR")
+      ->default_str("results");
   auto* ckpt = colorize->add_option("--ckpt", o.ckpt,
                                     "Weights: an official checkpoint folder (EG_NNN.ckpt, EG_EMA_NNN.ckpt, args.pkl; "
                                     "config.pickle beside it or in ../pretrained/) or a .safetensors file made by "
-                                    "'bigcolor convert'");
-  ckpt->required()->type_name("PATH");
+                                    "'bigcolor convert' or 'bigcolor train' (default: the official release in "
+                                    "ckpts/bigcolor when present, else the small model bundled in weights/)");
+  ckpt->type_name("PATH");
   colorize->add_option("--epoch", o.epoch, "Official folders: the epoch NNN of EG_NNN.ckpt (default: the highest "
                                             "present)")
       ->check(CLI::NonNegativeNumber)
@@ -119,7 +120,9 @@ CLI::App* add_colorize_command(CLI::App& app, ColorizeOptions& o) {
                        "absolute = short side --size, long side scaled (truncated)")
       ->check(CLI::IsMember({"powerof", "square", "original", "absolute"}))
       ->default_str("powerof");
-  colorize->add_option("--size", o.request.size, "Target size of --resize (the short side, or both for square)")
+  colorize->add_option_function<int>("--size", [&o](int v) { o.request.size = v, o.size_given = true; },
+                                     "Target size of --resize (the short side, or both for square; default 256, the "
+                                     "bundled model's own size for it)")
       ->check(number_check())->check(CLI::Range(16, 8192));
   colorize->add_option("--num-power", o.request.num_power,
                        "--resize powerof: the long side is a multiple of 2^N (the model needs multiples of 16: N >= 4)")

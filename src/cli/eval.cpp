@@ -58,6 +58,9 @@ int run_eval(const EvalOptions& o) {
   request.colorful_signed = request.colorful && o.colorful_signed;
   request.psnr = wanted("psnr", true);
   request.ssim = wanted("ssim", true);
+  request.ab = wanted("ab", false);
+  request.ab_constant_a = o.ab_constant.at(0);
+  request.ab_constant_b = o.ab_constant.at(1);
   request.batch = o.batch;
   if (!o.quiet)
     request.progress = [](std::size_t done, std::size_t count, std::size_t total) {

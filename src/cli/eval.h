@@ -15,6 +15,7 @@ struct EvalOptions {
   std::string pred, ref;
   std::vector<std::string> metrics;  // empty: colorful, psnr, ssim and every metric whose network file is given
   bool colorful_signed = false;
+  std::vector<double> ab_constant{0.0, 0.0};
   std::string inception;              // FID: pt_inception-2015-12-05-*.pth or inception_v3_google-*.pth
   std::string fid_protocol = "auto";  // auto (from the file), pytorch-fid, torchvision
   std::string lpips_vgg, lpips_lin;   // LPIPS: torchvision's vgg16 file and lpips' weights/v0.1/vgg.pth

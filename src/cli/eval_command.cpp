@@ -23,16 +23,21 @@ CLI::App* add_eval_command(CLI::App& app, EvalOptions& o) {
       "  fid       Inception-v3 pool features, double-precision moments and matrix square root: --inception\n"
       "            pt_inception-2015-12-05-6726825d.pth (pytorch-fid, the protocol most papers use) or\n"
       "            inception_v3_google-0cc3c7bd.pth (torchvision: CT2, DDColor); the protocol is named in the output\n"
+      "  ab        mean absolute error of the CIELAB a, b channels against the references, with the same for a = b\n"
+      "            = 0 (the gray input) and for a constant --ab-constant A B, and the references' mean a, b\n"
       "  accuracy  top-1/top-5 of --classifier on the predictions against the class of each reference's folder\n"
       "            (sorted sub-folders of --ref, as ImageFolder); resize 256, center crop 224, ImageNet mean/std\n\n"
       "The sets are streamed in batches of --batch: memory does not grow with the number of images.");
   c->add_option("--pred", o.pred, "The colorizations")->required()->type_name("DIR");
   c->add_option("--ref", o.ref, "The ground truth, the same tree")->required()->type_name("DIR");
-  c->add_option("--metrics", o.metrics, "Metrics to compute: colorful, psnr, ssim, lpips, fid, accuracy")
+  c->add_option("--metrics", o.metrics, "Metrics to compute: colorful, psnr, ssim, ab, lpips, fid, accuracy")
       ->delimiter(',')
-      ->check(CLI::IsMember({"colorful", "psnr", "ssim", "lpips", "fid", "accuracy"}))
+      ->check(CLI::IsMember({"colorful", "psnr", "ssim", "ab", "lpips", "fid", "accuracy"}))
       ->type_name("LIST");
   c->add_flag("--colorful-signed", o.colorful_signed, "Also the signed original colourfulness");
+  c->add_option("--ab-constant", o.ab_constant, "The constant prediction (a, b) the ab metric also scores")
+      ->expected(2)
+      ->type_name("A B");
   c->add_option("--inception", o.inception, "FID's Inception-v3 weights")
       ->check(CLI::ExistingFile.description(""))
       ->type_name("FILE");

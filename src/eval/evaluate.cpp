@@ -73,6 +73,7 @@ EvalReport evaluate(const std::string& pred_dir, const std::string& ref_dir, con
                    ": no class folders, so no classes to measure accuracy against (an ImageFolder tree is needed)");
 
   Mean colorful, colorful_ref, colorful_signed, colorful_signed_ref, psnr_mean, ssim_mean, lpips_mean, top1, top5;
+  Mean ab_pred, ab_gray, ab_constant, ab_mean_a, ab_mean_b;
   std::unique_ptr<FeatureMoments> pred_moments, ref_moments;
   for (std::size_t start = 0; start < pairs.size(); start += request.batch) {
     const std::size_t count = std::min<std::size_t>(request.batch, pairs.size() - start);
@@ -91,13 +92,21 @@ EvalReport evaluate(const std::string& pred_dir, const std::string& ref_dir, con
         colorful_signed.add(row["colorful_signed"] = colorfulness(p, true));
         colorful_signed_ref.add(row["colorful_signed_ref"] = colorfulness(r, true));
       }
-      const bool need_same_size = request.psnr || request.ssim || networks.lpips;
+      const bool need_same_size = request.psnr || request.ssim || request.ab || networks.lpips;
       if (need_same_size)
         BIGCOLOR_CHECK(p.width == r.width && p.height == r.height, pairs[i].pred, " is ", p.width, "x", p.height,
                        ", its reference ", pairs[i].ref, " is ", r.width, "x", r.height,
                        ": PSNR, SSIM and LPIPS compare images of one size");
       if (request.psnr) psnr_mean.add(row["psnr"] = psnr(r, p, pairs[i].pred));
       if (request.ssim) ssim_mean.add(row["ssim"] = ssim(r, p, pairs[i].pred));
+      if (request.ab) {
+        const AbErrors e = ab_errors(r, p, request.ab_constant_a, request.ab_constant_b, pairs[i].pred);
+        ab_pred.add(row["ab_error"] = e.pred);
+        ab_gray.add(row["ab_error_gray"] = e.gray);
+        ab_constant.add(row["ab_error_constant"] = e.constant);
+        ab_mean_a.add(e.mean_a_ref);
+        ab_mean_b.add(e.mean_b_ref);
+      }
     }
     std::vector<Tensor> pred_t, ref_t;
     for (std::size_t i = 0; i < count; ++i) pred_t.push_back(to_tensor(preds[i])), ref_t.push_back(to_tensor(refs[i]));
@@ -145,6 +154,16 @@ EvalReport evaluate(const std::string& pred_dir, const std::string& ref_dir, con
   put("ssim", ssim_mean, "skimage structural_similarity, channel_axis 2, data_range 255, 7x7 uniform window, "
                          "sample covariance, mean over channels and pairs");
   put("lpips", lpips_mean, "lpips 0.1, VGG, inputs in [-1, 1], mean over pairs");
+  const std::string lab = "CIELAB (the official float32 rgb_to_lab), (|da| + |db|) / 2 per pixel, mean over pixels "
+                          "and pairs";
+  put("ab_error", ab_pred, "the predictions against the references: " + lab);
+  put("ab_error_gray", ab_gray, "a = b = 0 (the gray input itself) against the references: " + lab);
+  char constant[96];
+  std::snprintf(constant, sizeof constant, "the constant a = %.4g, b = %.4g against the references: ",
+                request.ab_constant_a, request.ab_constant_b);
+  put("ab_error_constant", ab_constant, constant + lab);
+  put("ab_mean_a_ref", ab_mean_a, "the references' mean a (mean over pairs of each image's mean)");
+  put("ab_mean_b_ref", ab_mean_b, "the references' mean b (mean over pairs of each image's mean)");
   if (networks.features && pred_moments && ref_moments) {
     const double fid = frechet_distance(pred_moments->mean(), pred_moments->covariance(), ref_moments->mean(),
                                         ref_moments->covariance());

@@ -37,6 +37,8 @@ struct EvalRequest {
   bool colorful = true;
   bool colorful_signed = false;  // also the signed original (Hasler & Süsstrunk without absolute values)
   bool psnr = true, ssim = true;
+  bool ab = false;                        // ab errors (eval/image_metrics.h) against the predictions, gray and
+  double ab_constant_a = 0, ab_constant_b = 0;  // a constant (a, b) prediction
   int batch = 16;                // images per network batch
   // before each batch: pairs [done, done + count) of total
   std::function<void(std::size_t done, std::size_t count, std::size_t total)> progress;

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "imaging/color.h"
 #include "tensor/error.h"
 
 namespace bigcolor::eval {
@@ -93,6 +94,47 @@ double ssim(const Rgb8& ref, const Rgb8& pred, const std::string& what) {
     total += channel / (static_cast<double>(w - 2 * kPad) * (h - 2 * kPad));
   }
   return total / 3.0;
+}
+
+namespace {
+
+// (3, H, W) CIELAB of an 8-bit RGB picture.
+Tensor lab_of(const Rgb8& im) {
+  const std::int64_t hw = static_cast<std::int64_t>(im.width) * im.height;
+  const Tensor rgb = Tensor::empty({3, im.height, im.width});
+  float* p = rgb.data<float>();
+  for (std::int64_t i = 0; i < hw; ++i)
+    for (int c = 0; c < 3; ++c) p[c * hw + i] = static_cast<float>(im.px[static_cast<std::size_t>(i * 3 + c)]) / 255.0f;
+  return rgb_to_lab(rgb);
+}
+
+}  // namespace
+
+AbErrors ab_errors(const Rgb8& ref, const Rgb8& pred, double a0, double b0, const std::string& what) {
+  BIGCOLOR_CHECK(ref.width == pred.width && ref.height == pred.height, what, ": ", pred.width, "x", pred.height,
+                 " against a ", ref.width, "x", ref.height, " reference: the ab error compares images of one size");
+  const std::int64_t hw = static_cast<std::int64_t>(ref.width) * ref.height;
+  BIGCOLOR_CHECK(hw > 0, what, ": empty image");
+  const Tensor lr = lab_of(ref), lp = lab_of(pred);
+  const float* ar = lr.data<float>() + hw;
+  const float* br = ar + hw;
+  const float* ap = lp.data<float>() + hw;
+  const float* bp = ap + hw;
+  AbErrors e;
+  for (std::int64_t i = 0; i < hw; ++i) {
+    e.pred += std::abs(double{ap[i]} - ar[i]) + std::abs(double{bp[i]} - br[i]);
+    e.gray += std::abs(double{ar[i]}) + std::abs(double{br[i]});
+    e.constant += std::abs(a0 - ar[i]) + std::abs(b0 - br[i]);
+    e.mean_a_ref += ar[i];
+    e.mean_b_ref += br[i];
+  }
+  const double n = static_cast<double>(hw);
+  e.pred /= 2 * n;
+  e.gray /= 2 * n;
+  e.constant /= 2 * n;
+  e.mean_a_ref /= n;
+  e.mean_b_ref /= n;
+  return e;
 }
 
 }  // namespace bigcolor::eval

@@ -8,7 +8,10 @@
 //                 defaults: 7×7 uniform window, K1 0.01, K2 0.03, sample covariances (× 49/48); per channel the mean
 //                 of the SSIM map without its 3-pixel border, then the mean of the three channels. Images must be
 //                 at least 7×7.
-// Everything in double precision.
+//   ab errors     the mean absolute error of the CIELAB a and b channels (rgb_to_lab of imaging/color.h, the
+//                 official float32 conversion, from v/255), (|Δa| + |Δb|) / 2 over every pixel; with it, the error
+//                 a = b = 0 (the gray input itself) and a constant (a0, b0) would have, and the reference's mean a, b.
+// Everything in double precision (ab: the Lab values in float32, as the official code, then sums in double).
 #pragma once
 
 #include <cstdint>
@@ -33,5 +36,13 @@ double colorfulness(const Rgb8& image, bool signed_differences = false);
 // `what` names the pair in errors (sizes must be equal).
 double psnr(const Rgb8& ref, const Rgb8& pred, const std::string& what = "images");
 double ssim(const Rgb8& ref, const Rgb8& pred, const std::string& what = "images");
+
+struct AbErrors {
+  double pred = 0;        // mean (|a_pred − a_ref| + |b_pred − b_ref|) / 2
+  double gray = 0;        // the same for a = b = 0
+  double constant = 0;    // the same for a = a0, b = b0
+  double mean_a_ref = 0, mean_b_ref = 0;
+};
+AbErrors ab_errors(const Rgb8& ref, const Rgb8& pred, double a0, double b0, const std::string& what = "images");
 
 }  // namespace bigcolor::eval

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Ships a `bigcolor train` run as the bundled model: measures it on the held-out photos, writes
+# weights/bigcolor-small.safetensors (the run's EMA weights), weights/bigcolor-small.json (SHA-256, size, the
+# training command and time, data sources and licences, held-out scores) and weights/contact_sheet.jpg (gray input |
+# bundled model | ground truth for a few held-out photos).
+#   tools/ship_bundled_model.sh RUN_DIR [WORK_DIR=data]
+# Held-out scores (bigcolor eval --metrics colorful,ab,psnr,ssim): the model's colourfulness against the ground
+# truth's, and the Lab a/b error of the model, of the gray input (a = b = 0) and of the best constant guess a simple
+# baseline can make without looking at the photo (the training crops' mean a, b).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+RUN=${1:?usage: ship_bundled_model.sh RUN_DIR [WORK_DIR]}
+WORK=${2:-$root/data}
+BIN=${BIGCOLOR_BIN:-$root/build/bigcolor}
+HELD="$WORK/photos/heldout"
+out="$WORK/ship"
+rm -rf "$out"
+mkdir -p "$out/pred" "$out/gray"
+[ -f "$RUN/ema.safetensors" ] || { echo "ship_bundled_model: $RUN/ema.safetensors: missing" >&2; exit 1; }
+
+# The model on every held-out photo at its training size (the output keeps the photo's size: Lab fusion).
+"$BIN" colorize "$HELD" --ckpt "$RUN/ema.safetensors" --class 0 --size 128 --png -o "$out/raw" -q
+for f in "$out"/raw/*_c000.png; do b=$(basename "$f"); mv "$f" "$out/pred/${b%_c000.png}.png"; done
+# The training crops' mean a, b: the constant baseline.
+read -r mean_a mean_b < <("$BIN" eval --pred "$WORK/crops128" --ref "$WORK/crops128" --metrics ab --json "$out/train_ab.json" -q \
+  >/dev/null && python3 -c "import json,sys; m=json.load(open(sys.argv[1]))['metrics']; print(m['ab_mean_a_ref']['value'], m['ab_mean_b_ref']['value'])" "$out/train_ab.json")
+"$BIN" eval --pred "$out/pred" --ref "$HELD" --metrics colorful,ab,psnr,ssim --ab-constant "$mean_a" "$mean_b" \
+  --json "$out/heldout.json" -q >/dev/null
+
+# Contact sheet: six held-out photos with sky, vegetation, water or people (data/photo_sources.tsv's content column).
+sheet=()
+while IFS=$'\t' read -r name; do
+  stem=${name%.*}
+  [ -f "$out/pred/$stem.png" ] || continue
+  src=$(ls "$HELD/$stem".* | head -1)
+  convert "$src" -resize 320x240^ -gravity center -extent 320x240 -colorspace Gray -colorspace sRGB "$out/gray/$stem.png"
+  convert "$out/pred/$stem.png" -resize 320x240^ -gravity center -extent 320x240 "$out/gray/${stem}_pred.png"
+  convert "$src" -resize 320x240^ -gravity center -extent 320x240 "$out/gray/${stem}_truth.png"
+  sheet+=("$out/gray/$stem.png" "$out/gray/${stem}_pred.png" "$out/gray/${stem}_truth.png")
+done < <(ls "$out/pred" | head -6)
+mkdir -p "$root/weights"
+montage "${sheet[@]}" -tile 3x -geometry +4+4 -background white "$root/weights/contact_sheet.jpg.tmp.jpg"
+mv "$root/weights/contact_sheet.jpg.tmp.jpg" "$root/weights/contact_sheet.jpg"
+
+cp "$RUN/ema.safetensors" "$root/weights/bigcolor-small.safetensors.tmp"
+mv "$root/weights/bigcolor-small.safetensors.tmp" "$root/weights/bigcolor-small.safetensors"
+python3 - "$root/weights" "$RUN" "$out/heldout.json" "$mean_a" "$mean_b" <<'PY'
+import hashlib, json, os, sys
+weights, run, heldout, mean_a, mean_b = sys.argv[1:6]
+path = os.path.join(weights, "bigcolor-small.safetensors")
+data = open(path, "rb").read()
+log = [json.loads(l) for l in open(os.path.join(run, "log.jsonl"))]
+options = json.load(open(os.path.join(run, "run.json")))
+scores = {name: round(m["value"], 4) for name, m in json.load(open(heldout))["metrics"].items()}
+manifest = {
+    "file": "bigcolor-small.safetensors",
+    "bytes": len(data),
+    "sha256": hashlib.sha256(data).hexdigest(),
+    "image_size": options["image_size"],
+    "description": "BigColor at width 16 (G_ch = D_ch = encoder 16), one class, trained from scratch at 128x128 "
+                   "on 273 freely licensed photos from Debian packages; the EMA weights",
+    "training": {
+        "command": "tools/train_bundled_model.sh (bigcolor train, the options below)",
+        "options": options,
+        "steps": log[-1]["step"],
+        "seconds": round(log[-1]["seconds"]),
+        "machine": "2-core AMD EPYC (this project's development machine), CPU, FP32",
+        "final_losses": {k: log[-1][k] for k in ("loss_d", "loss_g", "mse")},
+    },
+    "data": {
+        "photos": "data/photo_sources.tsv (source package, path, SHA-256, licence, author, split of each photo)",
+        "licences": "data/PHOTO_LICENSES.md",
+        "train": 273, "heldout": 47,
+        "samples": "6 random 128x128 crops per training photo, every second mirrored (tools/make_crops.sh, seed 2026)",
+    },
+    "heldout": {
+        "photos": 47,
+        "scores": scores,
+        "constant_baseline_ab": [round(float(mean_a), 4), round(float(mean_b), 4)],
+    },
+}
+with open(os.path.join(weights, "bigcolor-small.json.tmp"), "w") as f:
+    json.dump(manifest, f, indent=2)
+    f.write("\n")
+os.replace(os.path.join(weights, "bigcolor-small.json.tmp"), os.path.join(weights, "bigcolor-small.json"))
+print(json.dumps(manifest["heldout"], indent=2))
+PY
