@@ -94,6 +94,13 @@ inline Result run_with(const std::string& prefix, const std::vector<std::string>
   return run_shell(command_line(prefix, args));
 }
 
+// How many times `what` occurs in `text` (lines said once, by one rank).
+inline std::size_t count(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (std::size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
 inline Result run(const std::vector<std::string>& args) { return run_with("", args); }
 
 inline std::string describe(const Result& r) { return "status " + std::to_string(r.status) + "\nstderr:\n" + r.err; }

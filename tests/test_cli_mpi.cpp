@@ -25,12 +25,6 @@ std::map<std::string, std::string> tree(const std::string& dir) {
   return out;
 }
 
-std::size_t count(const std::string& text, const std::string& what) {
-  std::size_t n = 0;
-  for (std::size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-  return n;
-}
-
 }  // namespace
 
 TEST_SUITE("cli") {

@@ -227,3 +227,26 @@ TEST_CASE("training: a checkpoint writer killed mid-write leaves the previous ch
   }
   CHECK(interrupted > 0);  // at least one kill really interrupted a write
 }
+
+TEST_CASE("training: without the discriminator only the regression losses train EG, and D stays as it was") {
+  TrainOptions options;
+  options.train_discriminator = false;
+  TinyTraining run(7, 2, options);
+  TinyTraining reference(7);  // the same initial weights
+  const std::vector<StepBatch> batches = tiny_batches(2, 2, 64, 64, 5);
+  const Tensor before = run.eg->E.res[0]->conv_1.weight.value.clone();
+  for (const StepBatch& b : batches) {
+    const StepLosses l = run.trainer->step(b);
+    CHECK(l.loss_d == 0.0f);
+    CHECK(l.loss_g == 0.0f);
+    CHECK(l.mse > 0.0f);
+    CHECK(l.lpips > 0.0f);
+  }
+  CHECK(run.trainer->adam_d().steps() == 0);
+  const auto d_now = run.d->state(), d_then = reference.d->state();
+  for (std::size_t i = 0; i < d_now.size(); ++i) {
+    INFO(d_now[i].name);
+    CHECK(compare(d_now[i].tensor, d_then[i].tensor).max_abs_error == 0.0);
+  }
+  CHECK(compare(run.eg->E.res[0]->conv_1.weight.value, before).max_abs_error > 0.0);
+}

@@ -27,31 +27,52 @@ read -r mean_a mean_b < <("$BIN" eval --pred "$WORK/crops128" --ref "$WORK/crops
 "$BIN" eval --pred "$out/pred" --ref "$HELD" --metrics colorful,ab,psnr,ssim --ab-constant "$mean_a" "$mean_b" \
   --json "$out/heldout.json" -q >/dev/null
 
-# Contact sheet: six held-out photos with sky, vegetation, water or people (data/photo_sources.tsv's content column).
+# Contact sheet: held-out photos showing people, water, sky, vegetation, an animal and a building (the first of each
+# in data/photo_sources.tsv's content column).
 sheet=()
-while IFS=$'\t' read -r name; do
+picked=" "
+for tag in people water sky vegetation animal building; do
+  name=$(awk -F'\t' -v t="$tag" -v picked="$picked" 'NR > 1 && $2 == "heldout" && index("," $9 ",", "," t ",") &&
+    !index(picked, " " $1 " ") { print $1; exit }' "$root/data/photo_sources.tsv")
+  [ -n "$name" ] || continue
+  picked="$picked$name "
   stem=${name%.*}
   [ -f "$out/pred/$stem.png" ] || continue
-  src=$(ls "$HELD/$stem".* | head -1)
+  src="$HELD/$name"
   convert "$src" -resize 320x240^ -gravity center -extent 320x240 -colorspace Gray -colorspace sRGB "$out/gray/$stem.png"
   convert "$out/pred/$stem.png" -resize 320x240^ -gravity center -extent 320x240 "$out/gray/${stem}_pred.png"
   convert "$src" -resize 320x240^ -gravity center -extent 320x240 "$out/gray/${stem}_truth.png"
   sheet+=("$out/gray/$stem.png" "$out/gray/${stem}_pred.png" "$out/gray/${stem}_truth.png")
-done < <(ls "$out/pred" | head -6)
+done
 mkdir -p "$root/weights"
 montage "${sheet[@]}" -tile 3x -geometry +4+4 -background white "$root/weights/contact_sheet.jpg.tmp.jpg"
 mv "$root/weights/contact_sheet.jpg.tmp.jpg" "$root/weights/contact_sheet.jpg"
 
 cp "$RUN/ema.safetensors" "$root/weights/bigcolor-small.safetensors.tmp"
 mv "$root/weights/bigcolor-small.safetensors.tmp" "$root/weights/bigcolor-small.safetensors"
-python3 - "$root/weights" "$RUN" "$out/heldout.json" "$mean_a" "$mean_b" <<'PY'
-import hashlib, json, os, sys
-weights, run, heldout, mean_a, mean_b = sys.argv[1:6]
+python3 - "$root/weights" "$RUN" "$out/heldout.json" "$mean_a" "$mean_b" "$root/data/photo_sources.tsv" <<'PY'
+import csv, hashlib, json, os, sys
+weights, run, heldout, mean_a, mean_b, sources = sys.argv[1:7]
 path = os.path.join(weights, "bigcolor-small.safetensors")
 data = open(path, "rb").read()
 log = [json.loads(l) for l in open(os.path.join(run, "log.jsonl"))]
 options = json.load(open(os.path.join(run, "run.json")))
-scores = {name: round(m["value"], 4) for name, m in json.load(open(heldout))["metrics"].items()}
+report = json.load(open(heldout))
+scores = {name: round(m["value"], 4) for name, m in report["metrics"].items()}
+# The a/b error of the model and of gray, per content tag of the held-out photos (where it helps, where it fails).
+tags = {os.path.splitext(r["name"])[0]: r["content"].split(",") for r in csv.DictReader(open(sources), delimiter="\t")}
+by_tag = {}
+for key, row in report["images"].items():
+    for tag in tags.get(key, []):
+        t = by_tag.setdefault(tag, {"photos": 0, "ab_error": 0.0, "ab_error_gray": 0.0, "better_than_gray": 0})
+        t["photos"] += 1
+        t["ab_error"] += row["ab_error"]
+        t["ab_error_gray"] += row["ab_error_gray"]
+        t["better_than_gray"] += row["ab_error"] < row["ab_error_gray"]
+for t in by_tag.values():
+    t["ab_error"] = round(t["ab_error"] / t["photos"], 3)
+    t["ab_error_gray"] = round(t["ab_error_gray"] / t["photos"], 3)
+better = sum(r["ab_error"] < r["ab_error_gray"] for r in report["images"].values())
 manifest = {
     "file": "bigcolor-small.safetensors",
     "bytes": len(data),
@@ -77,6 +98,8 @@ manifest = {
         "photos": 47,
         "scores": scores,
         "constant_baseline_ab": [round(float(mean_a), 4), round(float(mean_b), 4)],
+        "photos_better_than_gray": better,
+        "by_content": dict(sorted(by_tag.items())),
     },
 }
 with open(os.path.join(weights, "bigcolor-small.json.tmp"), "w") as f:

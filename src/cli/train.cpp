@@ -55,7 +55,7 @@ Json options_json(const TrainCliOptions& o) {
           {"image_size", o.image_size}, {"lr", o.lr}, {"lr_d", o.lr_d}, {"lr_decay", o.lr_decay},
           {"ema_decay", o.ema_decay}, {"coef_adv", o.coef_adv}, {"coef_mse", o.coef_mse},
           {"coef_lpips", o.coef_lpips}, {"coef_enhance", o.no_enhance ? 0.0f : o.coef_enhance},
-          {"use_enhance", !o.no_enhance}, {"z_std", o.z_std}, {"min_colorfulness", o.min_colorfulness},
+          {"use_enhance", !o.no_enhance}, {"no_discriminator", o.no_discriminator}, {"z_std", o.z_std}, {"min_colorfulness", o.min_colorfulness},
           {"class_mapping", o.class_mapping}, {"seed", o.seed}, {"width", o.width}, {"n_classes", o.n_classes}};
 }
 
@@ -259,6 +259,7 @@ int run_train(const TrainCliOptions& o) {
   train_options.adam_g.lr = o.lr;
   train_options.adam_d.lr = o.lr_d;
   train_options.coef_adv = o.coef_adv;
+  train_options.train_discriminator = !o.no_discriminator;
   train_options.coef_mse = o.coef_mse;
   train_options.coef_lpips = o.coef_lpips;
   train_options.use_enhance = !o.no_enhance;

@@ -30,6 +30,7 @@ struct TrainCliOptions {
   double lr = 1e-4, lr_d = 3e-5, lr_decay = 0.9, ema_decay = 0.999;
   float coef_adv = 0.03f, coef_mse = 1.0f, coef_lpips = 0.2f, coef_enhance = 1.2f, z_std = 0.8f;
   bool no_enhance = false;
+  bool no_discriminator = false;  // regression losses only (train::TrainOptions::train_discriminator)
   double min_colorfulness = 0.0;
   std::string class_mapping = "auto";
   std::optional<int> fixed_class;

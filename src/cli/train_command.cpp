@@ -63,6 +63,8 @@ CLI::App* add_train_command(CLI::App& app, TrainCliOptions& o) {
   t->add_option("--coef-enhance", o.coef_enhance, "Colour enhancement k of D's real images")
       ->check(CLI::NonNegativeNumber);
   t->add_flag("--no-enhance", o.no_enhance, "Give D the real images unenhanced");
+  t->add_flag("--no-discriminator", o.no_discriminator,
+              "Train EG on the MSE and perceptual losses alone: no D step, no adversarial term (--coef-adv ignored)");
   t->add_option("--z-std", o.z_std, "Standard deviation of z")->check(CLI::NonNegativeNumber);
   t->add_option("--min-colorfulness", o.min_colorfulness,
                 "Leave out images less colourful than this (the paper's filter: 15; 0: keep all)")

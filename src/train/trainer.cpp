@@ -195,32 +195,36 @@ StepLosses Trainer::step(const StepBatch& batch) {
   const Tensor fake = eg_.forward(gray, classes, z);  // (B, 3, H, W) in [-1, 1]
 
   StepLosses losses;
-  // ---- D step: real then fake, each forward followed by its backward (the same values as one backward of the
-  // sum: each backward uses the u, v, σ its own forward computed).
-  d_.zero_grad();
-  const Hinge real_term = hinge(d_.forward(real, classes), -1.0f, 0.5f);
-  d_.backward(real_term.grad, /*need_d_x=*/false);
-  const Hinge fake_term = hinge(d_.forward(fake, classes), 1.0f, 0.5f);
-  if (group_ != nullptr) d_buckets_->begin(*group_);  // this backward completes D's gradients
-  d_.backward(fake_term.grad, /*need_d_x=*/false);
-  losses.loss_d = (real_term.value + fake_term.value) / 2.0f;
-  if (group_ != nullptr) {
-    const TimedScope t(timing_.communication);
-    d_buckets_->finish();
-    timing_.overlapped += d_buckets_->in_flight_seconds();
-  }
-  adam_d_.step();
+  Tensor d_fake = Tensor::zeros(fake.shape(), DType::F32, dev);
+  if (options_.train_discriminator) {
+    // ---- D step: real then fake, each forward followed by its backward (the same values as one backward of the
+    // sum: each backward uses the u, v, σ its own forward computed).
+    d_.zero_grad();
+    const Hinge real_term = hinge(d_.forward(real, classes), -1.0f, 0.5f);
+    d_.backward(real_term.grad, /*need_d_x=*/false);
+    const Hinge fake_term = hinge(d_.forward(fake, classes), 1.0f, 0.5f);
+    if (group_ != nullptr) d_buckets_->begin(*group_);  // this backward completes D's gradients
+    d_.backward(fake_term.grad, /*need_d_x=*/false);
+    losses.loss_d = (real_term.value + fake_term.value) / 2.0f;
+    if (group_ != nullptr) {
+      const TimedScope t(timing_.communication);
+      d_buckets_->finish();
+      timing_.overlapped += d_buckets_->in_flight_seconds();
+    }
+    adam_d_.step();
 
-  // ---- EG step, through the updated D.
-  eg_.zero_grad();
-  const Hinge adv = negative_mean(d_.forward(fake, classes), options_.coef_adv);
-  losses.loss_g = adv.value * options_.coef_adv;
-  // Only the gradient reaching the image is wanted from this D pass: its weight gradients (which the official
-  // code computes and then discards with the next zero_grad) are not computed at all.
-  Tensor d_fake;
-  {
-    const NoParameterGradients image_gradient_only(d_);
-    d_fake = d_.backward(adv.grad, /*need_d_x=*/true);
+    // ---- EG step, through the updated D.
+    eg_.zero_grad();
+    const Hinge adv = negative_mean(d_.forward(fake, classes), options_.coef_adv);
+    losses.loss_g = adv.value * options_.coef_adv;
+    // Only the gradient reaching the image is wanted from this D pass: its weight gradients (which the official
+    // code computes and then discards with the next zero_grad) are not computed at all.
+    {
+      const NoParameterGradients image_gradient_only(d_);
+      d_fake = d_.backward(adv.grad, /*need_d_x=*/true);
+    }
+  } else {
+    eg_.zero_grad();  // no discriminator: the regression losses alone (loss_d, loss_g stay 0)
   }
 
   // fake01 = (fake + 1) / 2; its gradient reaches fake halved.

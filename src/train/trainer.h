@@ -29,6 +29,9 @@ struct TrainOptions {
   AdamOptions adam_g{1e-4, 0.0, 0.999, 1e-8};  // EG: lr 1e-4
   AdamOptions adam_d{3e-5, 0.0, 0.999, 1e-8};  // D: lr 3e-5
   float coef_adv = 0.03f;
+  // false: no discriminator at all (no D step, no adversarial term; D's weights and Adam state stay as they are):
+  // the regression losses alone, at a fraction of the cost (D's three passes are most of a step)
+  bool train_discriminator = true;
   float coef_mse = 1.0f;
   float coef_lpips = 0.2f;
   bool use_enhance = true;  // the paper's run: --use_enhance --coef_enhance 1.2
