@@ -115,4 +115,6 @@ TEST_CASE("bundled model: the file in weights/ matches its manifest and colorize
                             {"colorize", "photo.png"});
   REQUIRE_MESSAGE(r.status == 0, describe(r));
   CHECK(fs::exists(s / "results/photo_c000.jpg"));
+  // At its training size (the manifest's image_size 128: short side 128, long side a multiple of 16).
+  CHECK_MESSAGE(r.err.find("96x80 -> 160x128") != std::string::npos, r.err);
 }

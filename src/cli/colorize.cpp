@@ -181,8 +181,8 @@ std::string colorize_one(Run& run, const InputImage& input) {
 
   const Image image = loaded ? std::move(*loaded) : load_image(input.path);
   // Sizes for the progress lines (the library checks them again, with the multiple-of-16 rule).
-  const ImageSize msize = model_input_size(image.height, image.width, parse_resize_mode(o.request.resize),
-                                           o.request.size, o.request.num_power);
+  const ImageSize msize = model_input_size(image.height, image.width, parse_resize_mode(request.resize),
+                                           request.size, request.num_power);
   std::vector<Colorization> results = run.model->colorize(
       image, request,
       [&](const Progress& p) {
