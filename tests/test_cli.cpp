@@ -649,7 +649,10 @@ TEST_CASE("cli: bad inputs are clear one-line errors; the others continue; exit 
     CHECK_MESSAGE(u.status == 2, bad.back(), "\n", u.err);
     CHECK(!u.err.empty());
   }
-  CHECK(run({"colorize", a, "--ckpt", tiny(), "--class", "1"}).status == 2);  // no -o
+  // No -o: the results go to results/ in the working folder.
+  const Result no_output = run_with("cd " + quote(s / "") + " &&", {"colorize", a, "--ckpt", tiny(), "--class", "1"});
+  CHECK_MESSAGE(no_output.status == 0, describe(no_output));
+  CHECK(fs::is_directory(s / "results"));
 }
 
 TEST_CASE("cli: the colorize pipeline reproduces the recorded official outputs (tensor level)") {

@@ -123,7 +123,8 @@ CLI::App* add_colorize_command(CLI::App& app, ColorizeOptions& o) {
   colorize->add_option_function<int>("--size", [&o](int v) { o.request.size = v, o.size_given = true; },
                                      "Target size of --resize (the short side, or both for square; default 256, the "
                                      "bundled model's own size for it)")
-      ->check(number_check())->check(CLI::Range(16, 8192));
+      ->check(number_check())->check(CLI::Range(16, 8192))
+      ->default_str("256");
   colorize->add_option("--num-power", o.request.num_power,
                        "--resize powerof: the long side is a multiple of 2^N (the model needs multiples of 16: N >= 4)")
       ->check(number_check())->check(CLI::Range(0, 10));
