@@ -10,6 +10,8 @@
 #include <chrono>
 #include <memory>
 
+#include "kernels/cpu/dnnl_engine.h"
+#include "kernels/precision.h"
 #include "models/colorizer.h"
 #include "tensor/cuda_memory.h"
 #include "tensor/rng.h"
@@ -33,6 +35,7 @@ Colorizer& model_on(Device device) {
         rng.fill_normal(s.tensor, 0.0f, 0.02f);
     }
     m->place_for_inference(device);
+    m->set_weights_fixed(true);  // as the library's Model::load does
   }
   return *m;
 }
@@ -43,7 +46,9 @@ double max_rss_mb() {
   return static_cast<double>(usage.ru_maxrss) / 1024.0;  // Linux reports KiB
 }
 
-void bm_colorize(benchmark::State& state, Device device, std::int64_t height, std::int64_t width) {
+void bm_colorize(benchmark::State& state, Device device, std::int64_t height, std::int64_t width,
+                 Precision precision) {
+  const PrecisionScope scope(precision);
   Colorizer& eg = model_on(device);
   Rng rng(2);
   Tensor x = Tensor::empty({1, 1, height, width}, DType::F32, device);
@@ -75,14 +80,22 @@ struct Register {
   Register() {
     std::vector<Device> devices = {Device::CPU};
     if (cuda_available()) devices.push_back(Device::CUDA);
+    // FP32 and bf16 side by side (fp16 on the GPU too: on the CPU it is emulated, no faster than FP32).
+    benchmark::AddCustomContext("cpu_bf16_engine", std::string(cpu::dnnl_engine::isa_name()) +
+                                                       (cpu::dnnl_engine::bf16_native() ? " (native)" : " (emulated)"));
     for (Device d : devices) {
       const std::string dev = device_name(d);
-      benchmark::RegisterBenchmark(("colorize/" + dev + "/256x256").c_str(), bm_colorize, d, std::int64_t{256},
-                                   std::int64_t{256})
-          ->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(d == Device::CPU ? 3 : 20);
-      benchmark::RegisterBenchmark(("colorize/" + dev + "/768x1024").c_str(), bm_colorize, d, std::int64_t{768},
-                                   std::int64_t{1024})
-          ->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(d == Device::CPU ? 1 : 10);
+      std::vector<Precision> precisions = {Precision::FP32, Precision::BF16};
+      if (d == Device::CUDA) precisions.push_back(Precision::FP16);
+      for (Precision p : precisions) {
+        const std::string tail = p == Precision::FP32 ? "" : std::string("/") + precision_name(p);
+        benchmark::RegisterBenchmark(("colorize/" + dev + "/256x256" + tail).c_str(), bm_colorize, d,
+                                     std::int64_t{256}, std::int64_t{256}, p)
+            ->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(d == Device::CPU ? 3 : 20);
+        benchmark::RegisterBenchmark(("colorize/" + dev + "/768x1024" + tail).c_str(), bm_colorize, d,
+                                     std::int64_t{768}, std::int64_t{1024}, p)
+            ->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(d == Device::CPU ? 1 : 10);
+      }
     }
   }
 } register_colorize;

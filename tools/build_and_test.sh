@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
-PACKAGES="cmake g++ make libopenblas-openmp-dev doctest-dev libbenchmark-dev nlohmann-json3-dev libstb-dev libcli11-dev libjpeg62-turbo-dev libpng-dev clang libclang-rt-14-dev libomp-14-dev pkg-config libopenmpi-dev openmpi-bin"
+PACKAGES="cmake g++ make libopenblas-openmp-dev libdnnl-dev doctest-dev libbenchmark-dev nlohmann-json3-dev libstb-dev libcli11-dev libjpeg62-turbo-dev libpng-dev clang libclang-rt-14-dev libomp-14-dev pkg-config libopenmpi-dev openmpi-bin"
 
 missing=""
 for p in $PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done

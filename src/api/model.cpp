@@ -8,6 +8,7 @@
 #include "imaging/color.h"
 #include "imaging/image.h"
 #include "imaging/resize.h"
+#include "kernels/precision.h"
 #include "models/checkpoint.h"
 #include "models/colorizer.h"
 #include "tensor/cuda_memory.h"
@@ -37,6 +38,7 @@ std::string size_text(std::int64_t w, std::int64_t h) { return std::to_string(w)
 struct Model::State {
   std::unique_ptr<Colorizer> network;
   Device device = Device::CPU;
+  Precision precision = Precision::FP32;
   std::string source;
 };
 
@@ -105,7 +107,9 @@ Model Model::load(const std::string& path, const LoadOptions& options) {
   state->network->set_training(false);
   state->network->set_grad_enabled(false);
   state->network->place_for_inference(state->device);  // eval, no gradients; unused generator blocks stay on the CPU
+  state->network->set_weights_fixed(true);  // W/σ once, and bf16 copies converted once (layers/module.h)
   state->source = path;
+  state->precision = options.precision;
   return Model(std::move(state));
 }
 
@@ -145,6 +149,7 @@ std::vector<Colorization> Model::colorize(const Image& photo, const ColorizeOpti
       z_all.insert(z_all.end(), zs.begin() + k * dim_z, zs.begin() + (k + 1) * dim_z);
     }
   }
+  const PrecisionScope precision(state_->precision);  // the matrix products of this forward (kernels/ops_lowp.h)
   const Tensor out = run_network(net, x, Tensor::from_vector(c_rows, {count, dim_c}),
                                  Tensor::from_vector(z_all, {count, dim_z}), o.batch, state_->device,
                                  [&](int first, int n) {
@@ -187,6 +192,7 @@ ModelInfo Model::info() const {
   info.dim_z = static_cast<int>(c.biggan.effective_dim_z());
   info.generator_width = static_cast<int>(c.biggan.G_ch);
   info.encoder_width = static_cast<int>(c.encoder_ch);
+  info.precision = precision_name(state_->precision);
   return info;
 }
 

@@ -413,6 +413,7 @@ int run_colorize(const ColorizeOptions& o) {
     load.use_ema = !o.no_ema;
     load.epoch = o.epoch;
     load.config_path = o.config_path;
+    load.precision = *parse_precision(o.precision);  // CLI11 admitted only the three names
     run.model = Model::load(ckpt, load);
     const ModelInfo info = run.model->info();
     if (o.verbose) {
@@ -425,7 +426,7 @@ int run_colorize(const ColorizeOptions& o) {
       }
       run.note("model: " + what + ": G_ch " + std::to_string(info.generator_width) + ", encoder ch " +
                std::to_string(info.encoder_width) + ", " + std::to_string(info.n_classes) + " classes, dim_z " +
-               std::to_string(info.dim_z));
+               std::to_string(info.dim_z) + ", precision " + info.precision);
     }
     if (!o.z_file.empty()) {
       const Tensor z = load_z_file(o.z_file, info.dim_z);

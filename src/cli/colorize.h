@@ -59,6 +59,7 @@ struct ColorizeOptions {
   int limit = 0;  // > 0: only the first N images (in input order; colorize.py's --iter_max)
   // execution
   std::string device = "auto";  // cpu, cuda, auto
+  std::string precision = "fp32";  // fp32, bf16, fp16: the network's matrix products (bigcolor/precision.h)
   int threads = 0;              // 0: OpenMP's default
   bool quiet = false;
   bool verbose = false;

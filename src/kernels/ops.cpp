@@ -6,6 +6,7 @@
 #include <string>
 
 #include "kernels/op_checks.h"
+#include "kernels/ops_lowp.h"
 
 namespace bigcolor::ops {
 
@@ -63,6 +64,7 @@ void conv2d_forward(const Tensor& out, const Tensor& in, const Tensor& weight, c
   const char* op = "conv2d_forward";
   Device d = check_common(op, {{"out", out}, {"in", in}, {"weight", weight}, {"bias", bias}}, {"out", "in", "weight"});
   check_shape(op, "out", out, conv_out_shape(op, in, weight, bias, padding));
+  if (lowp::active()) return lowp::conv2d_forward(out, in, weight, bias, padding);
   BIGCOLOR_DISPATCH(d, conv2d_forward(out, in, weight, bias, padding));
 }
 
@@ -75,6 +77,7 @@ void conv2d_backward(const Tensor& d_in, const Tensor& d_weight, const Tensor& d
   check_shape(op, "d_in", d_in, in.shape());
   check_shape(op, "d_weight", d_weight, weight.shape());
   check_shape(op, "d_bias", d_bias, {weight.dim(0)});
+  if (lowp::active()) return lowp::conv2d_backward(d_in, d_weight, d_bias, d_out, in, weight, padding);
   BIGCOLOR_DISPATCH(d, conv2d_backward(d_in, d_weight, d_bias, d_out, in, weight, padding));
 }
 
@@ -87,6 +90,7 @@ void linear_forward(const Tensor& out, const Tensor& in, const Tensor& weight, c
                  " features but weight ", shape_string(weight.shape()), " expects ", weight.dim(1));
   check_shape(op, "bias", bias, {weight.dim(0)});
   check_shape(op, "out", out, {in.dim(0), weight.dim(0)});
+  if (lowp::active()) return lowp::linear_forward(out, in, weight, bias);
   BIGCOLOR_DISPATCH(d, linear_forward(out, in, weight, bias));
 }
 
@@ -103,6 +107,7 @@ void linear_backward(const Tensor& d_in, const Tensor& d_weight, const Tensor& d
   check_shape(op, "d_in", d_in, in.shape());
   check_shape(op, "d_weight", d_weight, weight.shape());
   check_shape(op, "d_bias", d_bias, {weight.dim(0)});
+  if (lowp::active()) return lowp::linear_backward(d_in, d_weight, d_bias, d_out, in, weight);
   BIGCOLOR_DISPATCH(d, linear_backward(d_in, d_weight, d_bias, d_out, in, weight));
 }
 
@@ -138,6 +143,7 @@ void bmm_forward(const Tensor& out, const Tensor& a, const Tensor& b, bool trans
   const char* op = "bmm_forward";
   Device d = check_common(op, {{"out", out}, {"a", a}, {"b", b}}, {"out", "a", "b"});
   check_shape(op, "out", out, bmm_out_shape(op, a, b, trans_a, trans_b));
+  if (lowp::active()) return lowp::bmm_forward(out, a, b, trans_a, trans_b);
   BIGCOLOR_DISPATCH(d, bmm_forward(out, a, b, trans_a, trans_b));
 }
 
@@ -149,6 +155,7 @@ void bmm_backward(const Tensor& d_a, const Tensor& d_b, const Tensor& d_out, con
   check_shape(op, "d_out", d_out, bmm_out_shape(op, a, b, trans_a, trans_b));
   check_shape(op, "d_a", d_a, a.shape());
   check_shape(op, "d_b", d_b, b.shape());
+  if (lowp::active()) return lowp::bmm_backward(d_a, d_b, d_out, a, b, trans_a, trans_b);
   BIGCOLOR_DISPATCH(d, bmm_backward(d_a, d_b, d_out, a, b, trans_a, trans_b));
 }
 

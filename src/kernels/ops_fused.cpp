@@ -2,6 +2,7 @@
 #include <string>
 
 #include "kernels/op_checks.h"
+#include "kernels/ops_lowp.h"
 #include "kernels/ops.h"
 
 namespace bigcolor::ops {
@@ -105,6 +106,7 @@ void attention_forward(const Tensor& out, const Tensor& lse, const Tensor& theta
                           {"out", "lse", "theta", "phi", "g"});
   check_shape(op, "out", out, attention_out_shape(op, theta, phi, g));
   check_shape(op, "lse", lse, {theta.dim(0), theta.dim(2)});
+  if (lowp::active()) return lowp::attention_forward(out, lse, theta, phi, g);
   BIGCOLOR_DISPATCH(d, attention_forward(out, lse, theta, phi, g));
 }
 
@@ -122,6 +124,7 @@ void attention_backward(const Tensor& d_theta, const Tensor& d_phi, const Tensor
   check_shape(op, "d_theta", d_theta, theta.shape());
   check_shape(op, "d_phi", d_phi, phi.shape());
   check_shape(op, "d_g", d_g, g.shape());
+  if (lowp::active()) return lowp::attention_backward(d_theta, d_phi, d_g, d_out, theta, phi, g, out, lse);
   BIGCOLOR_DISPATCH(d, attention_backward(d_theta, d_phi, d_g, d_out, theta, phi, g, out, lse));
 }
 
@@ -143,6 +146,7 @@ void upconv3x3_forward(const Tensor& out, const Tensor& in, const Tensor& weight
   Device d = check_common(op, {{"out", out}, {"in", in}, {"weight", weight}, {"bias", bias}}, {"out", "in", "weight"});
   check_shape(op, "out", out, upconv_out_shape(op, in, weight));
   check_shape(op, "bias", bias, {weight.dim(0)});
+  if (lowp::active()) return lowp::upconv3x3_forward(out, in, weight, bias);
   BIGCOLOR_DISPATCH(d, upconv3x3_forward(out, in, weight, bias));
 }
 
@@ -156,6 +160,7 @@ void upconv3x3_backward(const Tensor& d_in, const Tensor& d_weight, const Tensor
   check_shape(op, "d_in", d_in, in.shape());
   check_shape(op, "d_weight", d_weight, weight.shape());
   check_shape(op, "d_bias", d_bias, {weight.dim(0)});
+  if (lowp::active()) return lowp::upconv3x3_backward(d_in, d_weight, d_bias, d_out, in, weight);
   BIGCOLOR_DISPATCH(d, upconv3x3_backward(d_in, d_weight, d_bias, d_out, in, weight));
 }
 

@@ -18,4 +18,13 @@ void convert(const Tensor& out, const Tensor& in) {
   BIGCOLOR_DISPATCH(in.device(), convert(out, in));
 }
 
+void round_to(const Tensor& out, const Tensor& in, DType format) {
+  const char* op = "round_to";
+  const Device d = check_common(op, {{"out", out}, {"in", in}}, {"out", "in"});
+  BIGCOLOR_CHECK(format == DType::F16 || format == DType::BF16, op, ": rounds to F16 or BF16, not ",
+                 dtype_name(format));
+  check_shape(op, "out", out, in.shape());
+  BIGCOLOR_DISPATCH(d, round_to(out, in, format));
+}
+
 }  // namespace bigcolor::ops

@@ -35,6 +35,9 @@ class SNLinear : public Module {
   Tensor& u0;
   Tensor& sv0;
 
+ protected:
+  void on_weights_fixed(bool fixed) override { sn_.set_fixed(fixed); }
+
  private:
   SpectralNorm sn_;
   struct Saved {
@@ -75,6 +78,9 @@ class SNConv2d : public Module {
   Tensor& u0;
   Tensor& sv0;
 
+ protected:
+  void on_weights_fixed(bool fixed) override { sn_.set_fixed(fixed); }
+
  private:
   int padding_;
   SpectralNorm sn_;
@@ -111,6 +117,9 @@ class SNEmbedding : public Module {
   Parameter& weight;
   Tensor& u0;
   Tensor& sv0;
+
+ protected:
+  void on_weights_fixed(bool fixed) override { sn_.set_fixed(fixed); }
 
  private:
   SpectralNorm sn_;

@@ -45,6 +45,12 @@ void Module::set_training(bool training) {
   for (auto& child : children_) child.second->set_training(training);
 }
 
+void Module::set_weights_fixed(bool fixed) {
+  weights_fixed_ = fixed;
+  on_weights_fixed(fixed);
+  for (auto& child : children_) child.second->set_weights_fixed(fixed);
+}
+
 void Module::set_grad_enabled(bool enabled) {
   grad_enabled_ = enabled;
   for (OwnParameter& p : parameters_) {

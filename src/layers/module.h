@@ -71,6 +71,13 @@ class Module {
   // Recursive: every parameter becomes non-trainable and loses its gradient. Forward still keeps what backward
   // needs (while gradients are enabled), so gradients flow through the module to its input (a loss network).
   void freeze();
+  // Recursive. true: the weights and buffers will not change until set_weights_fixed(false) (a loaded model that
+  // only colorizes: the library's Model): layers compute once what depends on the weights alone (spectral norm's
+  // W/σ in eval mode, the reason a 256² forward spent 7% of its time in the power iteration) and mark it immutable,
+  // so engines may keep converted copies (the bf16 weights of kernels/cpu/dnnl_engine.h: converted once, not per
+  // call). Loading, editing or moving weights, or training, needs set_weights_fixed(false) first.
+  void set_weights_fixed(bool fixed);
+  bool weights_fixed() const { return weights_fixed_; }
   void to(Device device);            // moves parameters, gradients and buffers (recursive)
   Device device() const { return device_; }
 
@@ -80,6 +87,8 @@ class Module {
   void set_gradients_ready_hook(std::function<void(Module&)> hook) { gradients_ready_hook_ = std::move(hook); }
 
  protected:
+  // This module's own part of set_weights_fixed (children are handled by the walk).
+  virtual void on_weights_fixed(bool fixed) { (void)fixed; }
   // Registration, in the order PyTorch's module registers them. Returned references stay valid.
   Parameter& add_parameter(const std::string& name, const Shape& shape, bool trainable = true);
   Tensor& add_buffer(const std::string& name, const Shape& shape);
@@ -105,6 +114,7 @@ class Module {
   std::deque<OwnBuffer> buffers_;
   std::vector<std::pair<std::string, Module*>> children_;
   bool training_ = true;
+  bool weights_fixed_ = false;
   bool grad_enabled_ = true;
   bool parameter_gradients_ = true;
   Device device_ = Device::CPU;

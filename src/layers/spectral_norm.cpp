@@ -5,7 +5,19 @@
 
 namespace bigcolor {
 
+void SpectralNorm::set_fixed(bool fixed) {
+  fixed_.reset();
+  if (!fixed) return;
+  Result r = forward(false);
+  r.weight_sn.mark_immutable();
+  fixed_ = std::move(r);
+}
+
 SpectralNorm::Result SpectralNorm::forward(bool training) {
+  if (fixed_) {
+    if (!training) return *fixed_;
+    fixed_.reset();  // training moves u0 (and the weights): the fixed W/σ no longer holds
+  }
   const Tensor& w = weight_.value;
   BIGCOLOR_CHECK(w.numel() > 0, "spectral norm of an empty weight ", w.describe());
   const std::int64_t rows = w.dim(0), cols = w.numel() / rows;

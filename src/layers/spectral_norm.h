@@ -4,6 +4,8 @@
 // returned by forward() and kept in the owning layer's saved state.
 #pragma once
 
+#include <optional>
+
 #include "layers/module.h"
 
 namespace bigcolor {
@@ -21,6 +23,9 @@ class SpectralNorm {
   SpectralNorm(Parameter& weight, Tensor& u0, Tensor& sv0, float eps) : weight_(weight), u0_(u0), sv0_(sv0), eps_(eps) {}
   // W/σ with W = weight viewed as (out, rest).
   Result forward(bool training);
+  // Fixed weights (Module::set_weights_fixed): W/σ of eval mode is computed now, marked immutable, and returned by
+  // every forward(false) until set_fixed(false); a forward(true) (training) drops it.
+  void set_fixed(bool fixed);
   // d_weight += the gradient through W/σ, given d_weight_sn (weight's shape), the gradient of W/σ, and what the
   // forward saved.
   void backward(const Tensor& d_weight, const Tensor& d_weight_sn, const Saved& saved);
@@ -30,6 +35,7 @@ class SpectralNorm {
   Tensor& u0_;   // (1, out)
   Tensor& sv0_;  // (1)
   float eps_;
+  std::optional<Result> fixed_;
 };
 
 }  // namespace bigcolor

@@ -8,14 +8,15 @@
 
 #include "tensor/cuda_memory.h"
 #include "tensor/error.h"
+#include "tensor/host_cache.h"
 
 namespace bigcolor {
 
 namespace {
-constexpr std::size_t kCpuAlignment = 64;  // a cache line; also enough for AVX-512 loads
-
 std::atomic<std::size_t> g_host_in_use{0};
 std::atomic<std::size_t> g_host_peak{0};
+std::atomic<std::uint64_t> g_next_storage_id{1};
+std::atomic<void (*)(std::uint64_t)> g_immutable_release_hook{nullptr};
 
 void count_host_allocation(std::size_t bytes) {
   const std::size_t now = g_host_in_use.fetch_add(bytes) + bytes;
@@ -68,24 +69,26 @@ std::int64_t shape_numel(const Shape& shape) {
   return n;
 }
 
-Storage::Storage(std::size_t bytes, Device device) : bytes_(bytes), device_(device) {
+Storage::Storage(std::size_t bytes, Device device) : id_(g_next_storage_id.fetch_add(1)), bytes_(bytes), device_(device) {
   if (bytes == 0) return;
   if (device == Device::CUDA) {
     ptr_ = cuda::allocate(bytes);
   } else {
-    std::size_t rounded = (bytes + kCpuAlignment - 1) / kCpuAlignment * kCpuAlignment;
-    ptr_ = std::aligned_alloc(kCpuAlignment, rounded);
+    ptr_ = host_allocate(bytes);  // large blocks are reused (host_cache.h)
     BIGCOLOR_CHECK(ptr_ != nullptr, "out of host memory allocating ", bytes, " bytes");
     count_host_allocation(bytes);
   }
 }
 
 Storage::~Storage() {
+  if (immutable_) {
+    if (auto* hook = g_immutable_release_hook.load()) hook(id_);
+  }
   if (ptr_ == nullptr) return;
   if (device_ == Device::CUDA) {
     cuda::deallocate(ptr_, bytes_);
   } else {
-    std::free(ptr_);
+    host_release(ptr_, bytes_);
     g_host_in_use.fetch_sub(bytes_);
   }
 }
@@ -206,6 +209,13 @@ std::vector<std::int32_t> Tensor::to_indices() const {
 std::string Tensor::describe() const {
   if (!defined()) return "(undefined)";
   return shape_string(shape_) + " " + dtype_name(dtype_) + " " + device_name(device_);
+}
+
+void set_immutable_release_hook(void (*hook)(std::uint64_t)) { g_immutable_release_hook.store(hook); }
+
+void Tensor::mark_immutable() const {
+  BIGCOLOR_CHECK(storage_ != nullptr, "mark_immutable of an undefined tensor");
+  storage_->mark_immutable();
 }
 
 HostMemoryStats host_memory_stats() { return {g_host_in_use.load(), g_host_peak.load()}; }

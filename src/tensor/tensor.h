@@ -31,8 +31,13 @@ class Storage {
   void* ptr() const { return ptr_; }
   std::size_t bytes() const { return bytes_; }
   Device device() const { return device_; }
+  std::uint64_t id() const { return id_; }  // unique in the process, never reused
+  bool immutable() const { return immutable_; }
+  void mark_immutable() { immutable_ = true; }
 
  private:
+  std::uint64_t id_;
+  bool immutable_ = false;
   void* ptr_ = nullptr;
   std::size_t bytes_ = 0;
   Device device_ = Device::CPU;
@@ -79,6 +84,13 @@ class Tensor {
 
   std::string describe() const;  // "(3, 4, 5) F32 cpu"
 
+  // A promise that the storage's contents never change again (the fixed inference weights, layers/module.h), so
+  // engines may keep converted copies of it, keyed by storage_id() (kernels/cpu/dnnl_engine.h). Writing to an
+  // immutable tensor afterwards is a bug those copies would hide.
+  void mark_immutable() const;
+  bool immutable() const { return storage_ != nullptr && storage_->immutable(); }
+  std::uint64_t storage_id() const { return storage_ != nullptr ? storage_->id() : 0; }
+
  private:
   void check_dtype(DType expected) const;
 
@@ -97,6 +109,8 @@ struct HostMemoryStats {
   std::size_t peak_in_use = 0;
 };
 HostMemoryStats host_memory_stats();
+// Called with the storage id of every immutable storage when it is freed (engines drop their copies); one hook.
+void set_immutable_release_hook(void (*hook)(std::uint64_t storage_id));
 void reset_host_peak_memory();
 
 }  // namespace bigcolor

@@ -36,4 +36,17 @@ void convert(const Tensor& out, const Tensor& in) {
   for (std::int64_t i = 0; i < n; ++i) store(dst, to, i, load(src, from, i));
 }
 
+void round_to(const Tensor& out, const Tensor& in, DType format) {
+  const std::int64_t n = in.numel();
+  const float* src = in.data<float>();
+  float* dst = out.data<float>();
+  if (format == DType::BF16) {
+#pragma omp parallel for schedule(static)
+    for (std::int64_t i = 0; i < n; ++i) dst[i] = bf16_to_float(float_to_bf16(src[i]));
+  } else {
+#pragma omp parallel for schedule(static)
+    for (std::int64_t i = 0; i < n; ++i) dst[i] = half_to_float(float_to_half(src[i]));
+  }
+}
+
 }  // namespace bigcolor::cpu

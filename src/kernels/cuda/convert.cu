@@ -28,6 +28,12 @@ __global__ void convert_kernel(void* out, DType to, const void* in, DType from, 
     store(out, to, i, load(in, from, i));
 }
 
+__global__ void round_kernel(float* out, const float* in, DType format, std::int64_t n) {
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x)
+    out[i] = format == DType::BF16 ? bf16_to_float(float_to_bf16(in[i])) : half_to_float(float_to_half(in[i]));
+}
+
 }  // namespace
 
 void convert(const Tensor& out, const Tensor& in) {
@@ -39,6 +45,14 @@ void convert(const Tensor& out, const Tensor& in) {
   }
   constexpr int kThreads = 256;
   convert_kernel<<<grid_blocks(n, kThreads), kThreads>>>(out.raw(), out.dtype(), in.raw(), in.dtype(), n);
+  CUDA_CHECK(cudaGetLastError());
+}
+
+void round_to(const Tensor& out, const Tensor& in, DType format) {
+  const std::int64_t n = in.numel();
+  if (n == 0) return;
+  constexpr int kThreads = 256;
+  round_kernel<<<grid_blocks(n, kThreads), kThreads>>>(out.data<float>(), in.data<float>(), format, n);
   CUDA_CHECK(cudaGetLastError());
 }
 

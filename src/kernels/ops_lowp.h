@@ -1,0 +1,44 @@
+// Internal to src/kernels: the reduced-precision routes of the autocast ops. The checked dispatchers (ops.cpp,
+// ops_fused.cpp) call these after their checks when the thread's precision (kernels/precision.h) is not FP32.
+//
+// What "computing in bf16/fp16" means here (torch.autocast's lists, with one difference): the operands of the
+// matrix products (activations, weights and, in the backward, the incoming gradient) are rounded to the format and
+// multiplied with F32 accumulation; bias, outputs and gradients stay F32 tensors, as every op's. (Autocast also
+// stores the outputs in the format; keeping them F32 spares every other op a conversion and costs no accuracy.)
+// Two engines give the same numbers up to the order of the F32 sums:
+//   native:   bf16 convolutions on the CPU through oneDNN (AMX / AVX512-BF16), cpu/dnnl_engine.h;
+//   emulated: the operands rounded to the format in F32 copies (ops::round_to), then the FP32 kernel: every other
+//             case (fp16 on the CPU, a CPU without native bf16, a build without oneDNN, the CUDA backend today).
+#pragma once
+
+#include "kernels/precision.h"
+#include "tensor/tensor.h"
+
+namespace bigcolor::ops::lowp {
+
+// The thread's precision is not FP32.
+inline bool active() { return compute_precision() != Precision::FP32; }
+
+// Which engine ran the last call of this thread ("native" or "emulated"), for tests and benchmarks.
+const char* last_engine();
+// Forces the emulated engine on this process (the tests compare both engines; the benchmarks measure both).
+void set_force_emulation(bool force);
+
+void conv2d_forward(const Tensor& out, const Tensor& in, const Tensor& weight, const Tensor& bias, int padding);
+void conv2d_backward(const Tensor& d_in, const Tensor& d_weight, const Tensor& d_bias, const Tensor& d_out,
+                     const Tensor& in, const Tensor& weight, int padding);
+void upconv3x3_forward(const Tensor& out, const Tensor& in, const Tensor& weight, const Tensor& bias);
+void upconv3x3_backward(const Tensor& d_in, const Tensor& d_weight, const Tensor& d_bias, const Tensor& d_out,
+                        const Tensor& in, const Tensor& weight);
+void linear_forward(const Tensor& out, const Tensor& in, const Tensor& weight, const Tensor& bias);
+void linear_backward(const Tensor& d_in, const Tensor& d_weight, const Tensor& d_bias, const Tensor& d_out,
+                     const Tensor& in, const Tensor& weight);
+void bmm_forward(const Tensor& out, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b);
+void bmm_backward(const Tensor& d_a, const Tensor& d_b, const Tensor& d_out, const Tensor& a, const Tensor& b,
+                  bool trans_a, bool trans_b);
+void attention_forward(const Tensor& out, const Tensor& lse, const Tensor& theta, const Tensor& phi, const Tensor& g);
+void attention_backward(const Tensor& d_theta, const Tensor& d_phi, const Tensor& d_g, const Tensor& d_out,
+                        const Tensor& theta, const Tensor& phi, const Tensor& g, const Tensor& out,
+                        const Tensor& lse);
+
+}  // namespace bigcolor::ops::lowp

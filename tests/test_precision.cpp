@@ -1,0 +1,202 @@
+// Reduced precision (issue 11), op by op: every op of the op table (op_table.h) at its CUDA-comparison shapes, run
+// in FP32, bf16 and fp16 from the same inputs, forward and backward.
+//
+// The bars, derived once (kernels/ops_lowp.h says what the reduced precisions compute):
+// - Ops outside the autocast list (batch norm, ccbn, spectral norm, softmax, losses, pooling, elementwise, ...) stay
+//   FP32 under every policy: their bf16 and fp16 results must equal the FP32 results bit for bit.
+// - The autocast ops (conv2d, upconv3x3, linear, bmm, attention) multiply operands rounded to the format, each with
+//   a relative error of at most u (the unit roundoff: 2^-8 for bf16, 2^-11 for fp16), and accumulate in F32. A
+//   product of two rounded operands is off by at most 2u relative; for zero-mean data these errors are independent
+//   and add like the terms themselves, so the normalized error ‖low − fp32‖ / ‖fp32‖ of a sum of K products is
+//   about sqrt(2/3)·u whatever K, and the bar is 5u (6 standard deviations): bf16 0.0195, fp16 0.00244. The
+//   attention core rounds its scores' operands, and exp turns a score's error into a relative error of the
+//   probability: its bar is 5u times the root-mean-square score of the case (measured from the FP32 inputs).
+//   Their bias gradients are plain sums of d_out, so they too stay FP32, bit for bit.
+// - The result must also differ from FP32 by at least u/64: an op that silently ran FP32 fails.
+// - Where the native bf16 engine runs (oneDNN on a CPU with AVX512-BF16 or AMX), it must agree with the emulated
+//   engine (the same rounded operands through the FP32 kernels) to the FP32 bar, 1e-5: the two differ only in the
+//   order of their F32 sums.
+// The FP32 results and the FP32 tests elsewhere are untouched: FP32 is the default and takes none of these routes.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu/dnnl_engine.h"
+#include "kernels/ops.h"
+#include "kernels/ops_lowp.h"
+#include "kernels/precision.h"
+#include "op_harness.h"
+#include "op_table.h"
+#include "tensor/error.h"
+#include "tensor/half.h"
+#include "tensor/rng.h"
+#include "test_util.h"
+
+namespace {
+
+using namespace bigcolor;
+using bigcolor::test::OpCase;
+using bigcolor::test::OpEntry;
+using bigcolor::test::Tensors;
+
+constexpr double kFp32Bar = 1e-5;
+
+double unit_roundoff(Precision p) { return p == Precision::BF16 ? std::ldexp(1.0, -8) : std::ldexp(1.0, -11); }
+
+bool autocast_op(const std::string& op) {
+  return op == "conv2d" || op == "upconv3x3" || op == "linear" || op == "bmm" || op == "attention";
+}
+
+struct Results {
+  Tensors all;             // every output, state and gradient, by name
+  std::string engine;      // the engine of the last autocast call
+};
+
+// One forward and backward of `op` under `precision`: inputs are copies of the case's, outputs and overwritten
+// gradients start poisoned, accumulating gradients at zero; d_out is the given one.
+Results run_case(const OpCase& op, Precision precision, const Tensor& d_out) {
+  Tensors t;
+  for (const auto& [name, tensor] : op.t) {
+    const bool is_output = std::find(op.outputs.begin(), op.outputs.end(), name) != op.outputs.end();
+    t[name] = is_output ? test::poisoned(tensor.shape()) : tensor.clone();
+  }
+  Results r;
+  PrecisionScope scope(precision);
+  op.forward(t);
+  if (!op.grads.empty()) {
+    t["d_out"] = d_out;
+    for (const test::GradSpec& g : op.grads) {
+      const Shape shape = op.t.at(g.grad).shape();
+      t[g.grad] = g.accumulates ? Tensor::zeros(shape) : test::poisoned(shape);
+    }
+    op.backward(t);
+  }
+  for (const std::string& name : op.outputs) r.all[name] = t.at(name);
+  for (const std::string& name : op.state) r.all[name] = t.at(name);
+  for (const test::GradSpec& g : op.grads) r.all[g.grad] = t.at(g.grad);
+  r.engine = ops::lowp::last_engine();
+  return r;
+}
+
+// The attention bar's growth: the root-mean-square score θᵀφ of the case.
+double attention_growth(const OpCase& op) {
+  const Tensor theta = op.t.at("theta"), phi = op.t.at("phi");
+  const std::int64_t b = theta.dim(0), ck = theta.dim(1), n = theta.dim(2), m = phi.dim(2);
+  Tensor scores = Tensor::empty({b, n, m});
+  ops::bmm_forward(scores, theta, phi, true, false);
+  double sum = 0.0;
+  for (float s : scores.to_vector()) sum += static_cast<double>(s) * s;
+  (void)ck;
+  return std::max(1.0, std::sqrt(sum / static_cast<double>(scores.numel())));
+}
+
+void check_entry(const OpEntry& entry, Precision precision) {
+  Rng rng(entry.cuda_seed + 7);
+  for (const OpCase& op : entry.cuda_cases(rng)) {
+    CAPTURE(op.name);
+    const std::string pname = precision_name(precision);
+    CAPTURE(pname);
+    const Tensor d_out = op.grads.empty() ? Tensor{} : test::random_normal(op.t.at("d_out").shape(), rng);
+    const Results ref = run_case(op, Precision::FP32, d_out);
+    ops::lowp::set_force_emulation(false);
+    const Results low = run_case(op, precision, d_out);
+    for (const auto& [name, expected] : ref.all) {
+      const Tensor& got = low.all.at(name);
+      // Bias gradients are sums of d_out, not products: F32 in every engine.
+      if (!autocast_op(entry.op) || name == "d_bias") {
+        CHECK_MESSAGE(test::bitwise_equal(got, expected), op.name, " ", name, ": an FP32-list op changed under ",
+                      precision_name(precision));
+        continue;
+      }
+      const double growth = entry.op == "attention" ? attention_growth(op) : 1.0;
+      const double bar = 5.0 * unit_roundoff(precision) * growth;
+      const test::Comparison c = test::compare(got, expected);
+      CHECK_MESSAGE(c.normalized_error <= bar, op.name, " ", name, " ", precision_name(precision), ": ",
+                    c.describe(), " (bar ", bar, ")");
+      CHECK_MESSAGE(c.normalized_error >= unit_roundoff(precision) / 64, op.name, " ", name, " ",
+                    precision_name(precision), " equals FP32 (", c.normalized_error, "): was it rounded at all?");
+    }
+    if (autocast_op(entry.op) && low.engine == std::string("native")) {
+      ops::lowp::set_force_emulation(true);
+      const Results emulated = run_case(op, precision, d_out);
+      ops::lowp::set_force_emulation(false);
+      for (const auto& [name, native] : low.all)
+        test::check_close(native, emulated.all.at(name), kFp32Bar, op.name + " " + name + " native vs emulated");
+    }
+  }
+}
+
+}  // namespace
+
+TEST_SUITE("precision") {
+
+TEST_CASE("precision names parse and scopes nest") {
+  CHECK(parse_precision("bf16") == Precision::BF16);
+  CHECK(parse_precision("fp16") == Precision::FP16);
+  CHECK(parse_precision("fp32") == Precision::FP32);
+  CHECK_FALSE(parse_precision("BF16").has_value());
+  CHECK_FALSE(parse_precision("fp8").has_value());
+  CHECK(compute_precision() == Precision::FP32);
+  {
+    PrecisionScope a(Precision::BF16);
+    CHECK(compute_precision() == Precision::BF16);
+    {
+      PrecisionScope b(Precision::FP16);
+      CHECK(compute_precision() == Precision::FP16);
+    }
+    CHECK(compute_precision() == Precision::BF16);
+  }
+  CHECK(compute_precision() == Precision::FP32);
+}
+
+TEST_CASE("round_to rounds to the nearest bf16 and fp16 value, ties to even") {
+  // 1 + 2^-8 is a bf16 tie between 1 and 1 + 2^-7: even is 1. 1 + 3·2^-8 ties to 1 + 2^-6 (even mantissa).
+  // 70000 overflows fp16 to Inf; 2^-26 flushes to 0 in fp16; bf16 keeps both (to 8 bits).
+  const std::vector<float> in{1.0f + 0x1p-8f, 1.0f + 3 * 0x1p-8f, 70000.0f, 0x1p-26f, -2.5f};
+  const Tensor x = Tensor::from_vector(in, {5});
+  Tensor b = Tensor::empty({5}), h = Tensor::empty({5});
+  ops::round_to(b, x, DType::BF16);
+  ops::round_to(h, x, DType::F16);
+  const std::vector<float> bv = b.to_vector(), hv = h.to_vector();
+  CHECK(bv[0] == 1.0f);
+  CHECK(bv[1] == 1.0f + 0x1p-6f);
+  CHECK(bv[2] == 70144.0f);  // 70000 = 1.0001000101110000b·2^16 -> 8 bits: 1.0001001b·2^16
+  CHECK(bv[3] == 0x1p-26f);
+  CHECK(hv[0] == 1.0f + 0x1p-8f);  // exact in fp16 (10 fraction bits)
+  CHECK(std::isinf(hv[2]));
+  CHECK(hv[3] == 0.0f);
+  CHECK(hv[4] == -2.5f);
+  CHECK_THROWS_WITH_AS(ops::round_to(b, x, DType::F32), doctest::Contains("round_to"), bigcolor::Error);
+}
+
+TEST_CASE("every op of the op table in bf16 and fp16 against its FP32 results") {
+  for (const OpEntry& entry : test::op_table()) {
+    if (!entry.cuda_cases) continue;
+    SUBCASE(entry.op.c_str()) {
+      for (Precision p : {Precision::BF16, Precision::FP16}) check_entry(entry, p);
+    }
+  }
+}
+
+TEST_CASE("bf16 convolutions take the native engine where the CPU has one") {
+  Rng rng(5);
+  const Tensor in = test::random_normal({1, 16, 12, 12}, rng), w = test::random_normal({32, 16, 3, 3}, rng);
+  Tensor out = Tensor::empty({1, 32, 12, 12});
+  {
+    PrecisionScope scope(Precision::BF16);
+    ops::conv2d_forward(out, in, w, Tensor{}, 1);
+  }
+  const bool native = cpu::dnnl_engine::bf16_native();
+  MESSAGE("oneDNN ISA: ", std::string(cpu::dnnl_engine::isa_name()), ", native bf16: ", native);
+  CHECK(std::string(ops::lowp::last_engine()) == (native ? "native" : "emulated"));
+  {
+    PrecisionScope scope(Precision::FP16);  // fp16 on the CPU is always emulated
+    ops::conv2d_forward(out, in, w, Tensor{}, 1);
+  }
+  CHECK(std::string(ops::lowp::last_engine()) == "emulated");
+}
+
+}  // TEST_SUITE
