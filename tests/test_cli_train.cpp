@@ -262,3 +262,56 @@ TEST_CASE("cli train: --init-g and --init-d load BigGAN state dicts (G without D
   CHECK(refused.status == 1);
   CHECK_MESSAGE(refused.err.find("linear.weight") != std::string::npos, refused.err);
 }
+
+TEST_CASE("cli train --precision bf16 and fp16: a resumed run equals an uninterrupted one, loss scale included") {
+  Scratch scratch;
+  const std::string data = make_data(scratch, "data", 3, 3);
+  // fp16 from a loss scale of 2^40: the first steps' gradients overflow fp16, so they are skipped and the scale
+  // halves; the resumed run must continue from the saved scale and skip count.
+  for (const std::vector<std::string>& extra :
+       {std::vector<std::string>{"--precision", "bf16"},
+        std::vector<std::string>{"--precision", "fp16", "--loss-scale", "1099511627776", "--loss-scale-interval", "3"}}) {
+    const std::string name = extra[1];
+    CAPTURE(name);
+    const auto args = [&](const std::string& out, int steps) {
+      std::vector<std::string> a = train_args(data, scratch / (name + out), steps);
+      a.insert(a.end(), extra.begin(), extra.end());
+      return a;
+    };
+    const Result straight = run(args("straight", 4));
+    REQUIRE_MESSAGE(straight.status == 0, describe(straight));
+    const Result first = run(args("resumed", 2));
+    REQUIRE_MESSAGE(first.status == 0, describe(first));
+    std::vector<std::string> resume = args("resumed", 4);
+    resume.push_back("--resume");
+    const Result second = run(resume);
+    REQUIRE_MESSAGE(second.status == 0, describe(second));
+    const SafetensorsFile a = load_safetensors(scratch / (name + "straight/checkpoints/latest.safetensors"));
+    const SafetensorsFile b = load_safetensors(scratch / (name + "resumed/checkpoints/latest.safetensors"));
+    REQUIRE(a.tensors.size() == b.tensors.size());
+    for (const auto& [key, tensor] : a.tensors) {
+      INFO(key);
+      CHECK(test::compare(b.at(key), tensor).max_abs_error == 0.0);
+    }
+    const std::vector<std::string> x = lines_of(scratch / (name + "straight/log.jsonl"));
+    const std::vector<std::string> y = lines_of(scratch / (name + "resumed/log.jsonl"));
+    REQUIRE(x.size() == 4);
+    REQUIRE(y.size() == 4);
+    for (std::size_t step = 0; step < 4; ++step) {
+      const auto u = nlohmann::json::parse(x[step]), v = nlohmann::json::parse(y[step]);
+      for (const char* key : {"loss_d", "loss_g", "mse", "lpips"}) CHECK_MESSAGE(u.at(key) == v.at(key), key);
+      if (name == "fp16") {
+        CHECK(u.at("loss_scale") == v.at("loss_scale"));
+        CHECK(u.at("skipped_steps") == v.at("skipped_steps"));
+      } else {
+        CHECK_FALSE(u.contains("loss_scale"));
+      }
+    }
+    if (name == "fp16") {  // 2^40 overflowed at first: steps were skipped and the scale came down
+      const auto last = nlohmann::json::parse(x[3]);
+      MESSAGE("fp16 log: ", x[0], " ... ", x[3]);
+      CHECK(last.at("skipped_steps").get<int>() > 0);
+      CHECK(last.at("loss_scale").get<double>() < 1099511627776.0);
+    }
+  }
+}

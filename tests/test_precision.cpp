@@ -21,6 +21,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,7 @@
 #include "tensor/half.h"
 #include "tensor/rng.h"
 #include "test_util.h"
+#include "train/grad_scaler.h"
 
 namespace {
 
@@ -197,6 +199,38 @@ TEST_CASE("bf16 convolutions take the native engine where the CPU has one") {
     ops::conv2d_forward(out, in, w, Tensor{}, 1);
   }
   CHECK(std::string(ops::lowp::last_engine()) == "emulated");
+}
+
+}  // TEST_SUITE
+
+TEST_SUITE("precision") {
+
+TEST_CASE("grad scaler: unscales, skips Inf/NaN, backs off and grows as PyTorch's GradScaler") {
+  train::GradScalerOptions o;
+  o.growth_interval = 3;
+  train::GradScaler scaler(true, o);
+  CHECK(scaler.scale() == 65536.0f);
+  const Tensor g = Tensor::from_vector({65536.0f, -131072.0f}, {2});
+  CHECK(scaler.unscale_and_check({g}));
+  CHECK(g.to_vector() == std::vector<float>{1.0f, -2.0f});
+  scaler.update();
+  scaler.update();
+  CHECK(scaler.scale() == 65536.0f);
+  scaler.update();  // the third clean iteration in a row: doubled
+  CHECK(scaler.scale() == 131072.0f);
+  const Tensor bad = Tensor::from_vector({1.0f, std::numeric_limits<float>::infinity()}, {2});
+  const Tensor nan = Tensor::from_vector({std::numeric_limits<float>::quiet_NaN()}, {1});
+  CHECK_FALSE(scaler.unscale_and_check({g, bad}));
+  CHECK_FALSE(scaler.unscale_and_check({nan}));  // two skipped steps in one iteration: one back-off
+  CHECK(scaler.skipped_steps() == 2);
+  scaler.update();
+  CHECK(scaler.scale() == 65536.0f);
+  CHECK(scaler.state().growth_tracker == 0);
+  train::GradScaler off(false);
+  CHECK(off.scale() == 1.0f);
+  const std::vector<float> before = bad.to_vector();
+  CHECK(off.unscale_and_check({bad}));  // disabled: nothing checked, nothing scaled
+  CHECK(bad.to_vector()[0] == before[0]);
 }
 
 }  // TEST_SUITE

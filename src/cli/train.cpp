@@ -55,7 +55,7 @@ Json options_json(const TrainCliOptions& o) {
           {"image_size", o.image_size}, {"lr", o.lr}, {"lr_d", o.lr_d}, {"lr_decay", o.lr_decay},
           {"ema_decay", o.ema_decay}, {"coef_adv", o.coef_adv}, {"coef_mse", o.coef_mse},
           {"coef_lpips", o.coef_lpips}, {"coef_enhance", o.no_enhance ? 0.0f : o.coef_enhance},
-          {"use_enhance", !o.no_enhance}, {"no_discriminator", o.no_discriminator}, {"z_std", o.z_std}, {"min_colorfulness", o.min_colorfulness},
+          {"use_enhance", !o.no_enhance}, {"no_discriminator", o.no_discriminator}, {"precision", o.precision}, {"loss_scale", o.loss_scale}, {"loss_scale_interval", o.loss_scale_interval}, {"z_std", o.z_std}, {"min_colorfulness", o.min_colorfulness},
           {"class_mapping", o.class_mapping}, {"seed", o.seed}, {"width", o.width}, {"n_classes", o.n_classes}};
 }
 
@@ -267,6 +267,9 @@ int run_train(const TrainCliOptions& o) {
   train_options.z_std = o.z_std;
   train_options.ema_decay = o.ema_decay;
   train_options.lr_decay = o.lr_decay;
+  train_options.precision = *parse_precision(o.precision);  // CLI11 admitted only the three names
+  train_options.grad_scaler.init_scale = o.loss_scale;
+  train_options.grad_scaler.growth_interval = o.loss_scale_interval;
   train::Trainer trainer(*models.eg, *models.d, models.vgg.get(), train_options, train::rank_seed(o.seed, world.rank()));
 
   // Under mpirun: the same command on the same files on every rank (checked), then rank 0's weights everywhere.
@@ -400,6 +403,10 @@ int run_train(const TrainCliOptions& o) {
                     {"loss_g", losses.loss_g}, {"mse", losses.mse}, {"lpips", losses.lpips},
                     {"images_per_s", rate}, {"lr_g", trainer.adam_g().lr()}, {"lr_d", trainer.adam_d().lr()},
                     {"seconds", now}};
+          if (train_options.precision == Precision::FP16) {  // the loss scale used and the steps it made skip
+            line["loss_scale"] = losses.loss_scale;
+            line["skipped_steps"] = trainer.grad_scaler().skipped_steps();
+          }
           if (group) {  // where rank 0's step went: its time in the collectives, and all-reduces run behind the backward
             line["ranks"] = ranks.size();
             line["step_s"] = trainer.last_step_timing().total;

@@ -31,6 +31,9 @@ struct TrainCliOptions {
   float coef_adv = 0.03f, coef_mse = 1.0f, coef_lpips = 0.2f, coef_enhance = 1.2f, z_std = 0.8f;
   bool no_enhance = false;
   bool no_discriminator = false;  // regression losses only (train::TrainOptions::train_discriminator)
+  std::string precision = "fp32";  // fp32, bf16, fp16 (train::TrainOptions::precision)
+  double loss_scale = 65536.0;        // fp16: GradScaler's init_scale
+  std::int64_t loss_scale_interval = 2000;  // fp16: GradScaler's growth_interval
   double min_colorfulness = 0.0;
   std::string class_mapping = "auto";
   std::optional<int> fixed_class;

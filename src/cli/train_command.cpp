@@ -78,6 +78,20 @@ CLI::App* add_train_command(CLI::App& app, TrainCliOptions& o) {
       ->check(number_check())->check(CLI::Range(1, 1024));
   t->add_option("--n-classes", o.n_classes, "Classes of models built without --init-*")->check(number_check())->check(CLI::Range(1, 100000));
   t->add_option("--seed", o.seed, "Seed of the initialization, z, dropout and the data order");
+  t->add_option("--precision", o.precision,
+                "The matrix products' precision: fp32, or bf16/fp16 operands with float32 accumulation (losses, batch "
+                "norm, spectral norm, Adam, the EMA and the weights stay fp32); fp16 adds dynamic loss scaling "
+                "(PyTorch GradScaler's defaults: 2^16, halved after an Inf/NaN gradient, whose step is skipped, "
+                "doubled after 2000 clean steps)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"fp32", "bf16", "fp16"}));
+  t->add_option("--loss-scale", o.loss_scale, "fp16: the initial loss scale")
+      ->capture_default_str()
+      ->check(CLI::Range(1.0, 1e30));
+  t->add_option("--loss-scale-interval", o.loss_scale_interval,
+                "fp16: clean steps in a row after which the loss scale doubles")
+      ->capture_default_str()
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 40));
   t->add_option("--device", o.device, "cpu, cuda or auto")->check(CLI::IsMember({"cpu", "cuda", "auto"}));
   t->add_option("--workers", o.workers, "Image decoding threads (0: up to 4)")->check(number_check())->check(CLI::Range(0, 64));
   t->add_option("--rank-timeout", o.rank_timeout,

@@ -2,6 +2,7 @@
 
 #include <bit>
 #include <map>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -90,7 +91,13 @@ void save_training_checkpoint(const std::string& path, Trainer& trainer, const T
       {"lr_g", trainer.adam_g().lr()},
       {"lr_d", trainer.adam_d().lr()},
       {"ema_updates", trainer.ema().num_updates()},
-      {"rng", rng_json(trainer.rng().seed(), rng)}};
+      {"rng", rng_json(trainer.rng().seed(), rng)},
+      {"precision", precision_name(trainer.options().precision)}};
+  if (trainer.grad_scaler().enabled()) {  // fp16: the loss scale's state, so a resume scales exactly as before
+    const GradScaler::State s = trainer.grad_scaler().state();
+    progress_json["grad_scaler"] = {
+        {"scale", s.scale}, {"growth_tracker", s.growth_tracker}, {"skipped_steps", s.skipped_steps}};
+  }
   if (!ranks.empty()) {
     BIGCOLOR_CHECK(ranks.front().data_cursor == progress.data_cursor && ranks.front().rng_seed == trainer.rng().seed(),
                    "save_training_checkpoint: ranks[0] is not this trainer's state");
@@ -126,6 +133,7 @@ LoadedTrainingCheckpoint load_training_checkpoint(const std::string& path, Train
   }
   LoadedTrainingCheckpoint out;
   Rng::State rng;
+  std::optional<GradScaler::State> scaler;
   std::uint64_t rng_seed = 0;
   std::int64_t adam_g_steps = 0, adam_d_steps = 0, ema_updates = 0;
   double lr_g = 0.0, lr_d = 0.0;
@@ -140,6 +148,13 @@ LoadedTrainingCheckpoint load_training_checkpoint(const std::string& path, Train
     lr_g = progress.at("lr_g").get<double>();
     lr_d = progress.at("lr_d").get<double>();
     rng_from_json(progress.at("rng"), rng_seed, rng);
+    // A run of one precision continues in another (the weights are FP32 in every precision); only a loss scale
+    // carries over, from fp16 to fp16. Checkpoints from before --precision existed are FP32.
+    if (progress.contains("grad_scaler") && trainer.grad_scaler().enabled()) {
+      const Json& g = progress.at("grad_scaler");
+      scaler = GradScaler::State{g.at("scale").get<double>(), g.at("growth_tracker").get<std::int64_t>(),
+                                 g.at("skipped_steps").get<std::int64_t>()};
+    }
     if (progress.contains("ranks")) {
       const Json& ranks = progress.at("ranks");
       out.world_size = progress.at("world_size").get<int>();
@@ -187,6 +202,7 @@ LoadedTrainingCheckpoint load_training_checkpoint(const std::string& path, Train
   trainer.ema().set_state(ema, ema_updates, path);
   trainer.rng() = Rng(rng_seed);  // the stream's key, then its position (the encoder keeps pointing at it)
   trainer.rng().set_state(rng);
+  if (scaler) trainer.grad_scaler().set_state(*scaler);
   return out;
 }
 

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "kernels/ops.h"
+#include "kernels/precision.h"
 #include "layers/functional.h"
 #include "tensor/error.h"
 #include "train/data_loader.h"
@@ -31,6 +32,17 @@ Hinge hinge(const Tensor& out, float sign, float weight) {
     grad[static_cast<std::size_t>(i)] = pre > 0.0f ? sign * weight / static_cast<float>(b) : 0.0f;
   }
   return {sum / static_cast<float>(b), Tensor::from_vector(grad, out.shape(), out.device())};
+}
+
+// A loss gradient times the loss scale (fp16's GradScaler; 1: the gradient itself).
+Tensor scaled(const Tensor& grad, float loss_scale) { return loss_scale == 1.0f ? grad : fn::scale(grad, loss_scale); }
+
+// The gradients an optimizer steps from.
+std::vector<Tensor> gradients(const std::vector<Module::NamedParameter>& parameters) {
+  std::vector<Tensor> grads;
+  for (const Module::NamedParameter& p : parameters)
+    if (p.parameter->trainable && p.parameter->grad.defined()) grads.push_back(p.parameter->grad);
+  return grads;
 }
 
 // −mean(out) and the gradient of weight·(−mean(out)).
@@ -94,7 +106,8 @@ Trainer::Trainer(Colorizer& eg, Discriminator& d, VGG16Features* vgg, const Trai
       rng_(seed),
       adam_g_(trained_parameters(eg), options.adam_g),
       adam_d_(d.parameters(), options.adam_d),
-      ema_(trained_parameters(eg), options.ema_decay) {
+      ema_(trained_parameters(eg), options.ema_decay),
+      scaler_(options.precision == Precision::FP16, options.grad_scaler) {
   BIGCOLOR_CHECK(vgg != nullptr || options.coef_lpips == 0.0f,
                  "trainer: the perceptual loss (coef_lpips ", options.coef_lpips, ") needs the VGG16 weights");
   BIGCOLOR_CHECK(eg.device() == d.device() && (vgg == nullptr || eg.device() == vgg->device()),
@@ -178,6 +191,8 @@ StepLosses Trainer::step(const StepBatch& batch) {
 
   const auto step_start = std::chrono::steady_clock::now();
   timing_ = {};
+  const PrecisionScope precision(options_.precision);  // the matrix products of this step (kernels/ops_lowp.h)
+  const float loss_scale = scaler_.scale();            // 1 unless fp16
   if (group_ != nullptr) {  // DDP's broadcast_buffers: every rank computes with rank 0's statistics and u vectors
     const TimedScope timed(timing_.communication);
     std::vector<Tensor> buffers = state_tensors(eg_, /*buffers_only=*/true);
@@ -201,17 +216,20 @@ StepLosses Trainer::step(const StepBatch& batch) {
     // sum: each backward uses the u, v, σ its own forward computed).
     d_.zero_grad();
     const Hinge real_term = hinge(d_.forward(real, classes), -1.0f, 0.5f);
-    d_.backward(real_term.grad, /*need_d_x=*/false);
+    d_.backward(scaled(real_term.grad, loss_scale), /*need_d_x=*/false);
     const Hinge fake_term = hinge(d_.forward(fake, classes), 1.0f, 0.5f);
     if (group_ != nullptr) d_buckets_->begin(*group_);  // this backward completes D's gradients
-    d_.backward(fake_term.grad, /*need_d_x=*/false);
+    d_.backward(scaled(fake_term.grad, loss_scale), /*need_d_x=*/false);
     losses.loss_d = (real_term.value + fake_term.value) / 2.0f;
     if (group_ != nullptr) {
       const TimedScope t(timing_.communication);
       d_buckets_->finish();
       timing_.overlapped += d_buckets_->in_flight_seconds();
     }
-    adam_d_.step();
+    if (scaler_.unscale_and_check(gradients(d_.parameters())))
+      adam_d_.step();
+    else
+      ++losses.skipped_steps;
 
     // ---- EG step, through the updated D.
     eg_.zero_grad();
@@ -221,7 +239,7 @@ StepLosses Trainer::step(const StepBatch& batch) {
     // code computes and then discards with the next zero_grad) are not computed at all.
     {
       const NoParameterGradients image_gradient_only(d_);
-      d_fake = d_.backward(adv.grad, /*need_d_x=*/true);
+      d_fake = d_.backward(scaled(adv.grad, loss_scale), /*need_d_x=*/true);
     }
   } else {
     eg_.zero_grad();  // no discriminator: the regression losses alone (loss_d, loss_g stay 0)
@@ -234,9 +252,10 @@ StepLosses Trainer::step(const StepBatch& batch) {
     Tensor value = Tensor::empty({1}, DType::F32, dev);
     ops::mse_loss_forward(value, x, fake01);
     losses.mse = options_.coef_mse * fn::item(value);
-    ops::mse_loss_backward(Tensor{}, d_fake01, Tensor::full({1}, options_.coef_mse, dev), x, fake01);
+    ops::mse_loss_backward(Tensor{}, d_fake01, Tensor::full({1}, options_.coef_mse * loss_scale, dev), x, fake01);
   }
-  if (perceptual_) losses.lpips = perceptual_->compute(x, fake01, options_.coef_lpips, &d_fake01);
+  if (perceptual_)  // its gradient scaled as the others; the value back to unscaled (a power of two: exact)
+    losses.lpips = perceptual_->compute(x, fake01, options_.coef_lpips * loss_scale, &d_fake01) / loss_scale;
   fn::add_into(d_fake, fn::scale(d_fake01, 0.5f));
   if (group_ != nullptr) g_buckets_->begin(*group_);
   eg_.backward(d_fake);
@@ -249,11 +268,18 @@ StepLosses Trainer::step(const StepBatch& batch) {
     std::vector<double> sums = {losses.loss_d, losses.loss_g, losses.mse, losses.lpips};
     group_->all_reduce_sum(sums);
     const double n = group_->size();
-    losses = {static_cast<float>(sums[0] / n), static_cast<float>(sums[1] / n), static_cast<float>(sums[2] / n),
-              static_cast<float>(sums[3] / n)};
+    losses.loss_d = static_cast<float>(sums[0] / n);
+    losses.loss_g = static_cast<float>(sums[1] / n);
+    losses.mse = static_cast<float>(sums[2] / n);
+    losses.lpips = static_cast<float>(sums[3] / n);
   }
-  adam_g_.step();
-  if (update_ema_) ema_.update();
+  if (scaler_.unscale_and_check(gradients(trained_parameters(eg_))))
+    adam_g_.step();
+  else
+    ++losses.skipped_steps;
+  scaler_.update();
+  losses.loss_scale = loss_scale;
+  if (update_ema_) ema_.update();  // as the official loop: after the (possibly skipped) step
   timing_.total = seconds_since(step_start);
   return losses;
 }

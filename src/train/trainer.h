@@ -5,8 +5,10 @@
 //   EG step: loss = coef_adv·(−mean(D(fake, c))) + coef_mse·mse(x, (fake+1)/2) + coef_lpips·perceptual(x, (fake+1)/2),
 //            Adam on EG (with the D just updated), then the EMA update.
 // D runs three times per step (real, fake, fake again for the EG loss), so each of its spectral norms advances u0
-// three times, as in the official code. The official run uses autocast + GradScaler (mixed precision); this is the
-// FP32 computation those approximate.
+// three times, as in the official code. The official run uses autocast + GradScaler (mixed precision); FP32 (the
+// default) is the computation those approximate, and options.precision runs the step's matrix products in bf16 or
+// fp16 (kernels/ops_lowp.h); fp16 adds GradScaler's dynamic loss scaling (train/grad_scaler.h). The losses, batch
+// norm, spectral norm, Adam, the EMA and the master weights stay FP32 in every precision.
 // Parameters that get no gradient in the official step (G.linear and G blocks before id_mid_layer: the colorizer
 // never runs them) are left out of EG's Adam, as torch's Adam skips parameters whose grad is None, and out of the
 // EMA (their shadows would stay equal to their constant values anyway). The frozen GBlock in1/in2 likewise.
@@ -17,8 +19,10 @@
 #include <optional>
 
 #include "models/colorizer.h"
+#include "bigcolor/precision.h"
 #include "models/discriminator.h"
 #include "tensor/rng.h"
+#include "train/grad_scaler.h"
 #include "train/optimizer.h"
 #include "train/perceptual.h"
 #include "train/process_group.h"
@@ -39,6 +43,8 @@ struct TrainOptions {
   float z_std = 0.8f;
   double ema_decay = 0.999;
   double lr_decay = 0.9;  // per epoch (see Trainer::set_epoch)
+  Precision precision = Precision::FP32;  // of the matrix products; FP16 also scales the losses (grad_scaler.h)
+  GradScalerOptions grad_scaler;
 };
 
 struct StepLosses {
@@ -46,6 +52,9 @@ struct StepLosses {
   float loss_g = 0.0f;  // coef_adv · (−mean D(fake))
   float mse = 0.0f;     // coef_mse · mse
   float lpips = 0.0f;   // coef_lpips · perceptual
+  // fp16: optimizer steps of this iteration skipped for Inf/NaN gradients (0, 1 or 2), and the loss scale used.
+  int skipped_steps = 0;
+  float loss_scale = 1.0f;
   float total_g() const { return loss_g + mse + lpips; }
   bool finite() const;
 };
@@ -90,6 +99,7 @@ class Trainer {
   Adam& adam_g() { return adam_g_; }
   Adam& adam_d() { return adam_d_; }
   Ema& ema() { return ema_; }
+  GradScaler& grad_scaler() { return scaler_; }
   Rng& rng() { return rng_; }
   const TrainOptions& options() const { return options_; }
 
@@ -117,6 +127,7 @@ class Trainer {
   Rng rng_;
   Adam adam_g_, adam_d_;
   Ema ema_;
+  GradScaler scaler_;
   ProcessGroup* group_ = nullptr;
   bool update_ema_ = true;
   std::optional<GradientBuckets> g_buckets_, d_buckets_;
