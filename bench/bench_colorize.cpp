@@ -8,8 +8,10 @@
 #include <sys/resource.h>
 
 #include <chrono>
+#include <cmath>
 #include <memory>
 
+#include "api/pipeline.h"
 #include "kernels/cpu/dnnl_engine.h"
 #include "kernels/precision.h"
 #include "models/colorizer.h"
@@ -62,11 +64,34 @@ void bm_colorize(benchmark::State& state, Device device, std::int64_t height, st
     cuda::reset_peak_memory();
   }
   reset_host_peak_memory();
+  Tensor out;
   for (auto _ : state) {
     const auto t0 = std::chrono::steady_clock::now();
-    const Tensor out = eg.forward(x, classes, z);
+    out = eg.forward(x, classes, z);
     if (device == Device::CUDA) cuda::synchronize();
     state.SetIterationTime(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  if (precision != Precision::FP32) {  // fidelity against FP32 on the same input (untimed)
+    Tensor ref;
+    {
+      const PrecisionScope fp32(Precision::FP32);
+      ref = eg.forward(x, classes, z);
+    }
+    const std::vector<float> a = out.to_vector(), b = ref.to_vector();
+    double diff = 0.0, norm = 0.0;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      diff += (static_cast<double>(a[i]) - b[i]) * (static_cast<double>(a[i]) - b[i]);
+      norm += static_cast<double>(b[i]) * b[i];
+    }
+    state.counters["output_error_vs_fp32"] = std::sqrt(diff / norm);
+    // The fused 8-bit result (Lab fusion with the input's lightness, as colorize writes it).
+    const Tensor x_host = x.to(Device::CPU);
+    const std::vector<float> fa = finish_result(out.to(Device::CPU), x_host, x_host, false, false).to_vector();
+    const std::vector<float> fb = finish_result(ref.to(Device::CPU), x_host, x_host, false, false).to_vector();
+    std::size_t within = 0;
+    for (std::size_t i = 0; i < fa.size(); ++i)
+      within += std::abs(std::lround(fa[i] * 255.0f) - std::lround(fb[i] * 255.0f)) <= 2 ? 1 : 0;
+    state.counters["fused_8bit_within_2_pct"] = 100.0 * static_cast<double>(within) / static_cast<double>(fa.size());
   }
   if (device == Device::CUDA) {
     state.counters["peak_device_MB"] = static_cast<double>(cuda::memory_stats().peak_in_use) / (1 << 20);

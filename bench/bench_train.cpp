@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/precision.h"
 #include "models/colorizer.h"
 #include "models/discriminator.h"
 #include "tensor/cuda_memory.h"
@@ -36,6 +37,7 @@ struct Case {
   std::int64_t classes;  // n_classes
   std::int64_t size;     // image side
   std::int64_t batch;
+  Precision precision = Precision::FP32;
 };
 
 // Models, VGG and trainer for one (device, width, classes). Only one setup lives at a time: the full-width one holds
@@ -43,6 +45,7 @@ struct Case {
 struct Setup {
   Device device = Device::CPU;
   std::int64_t width = 0, classes = 0;
+  Precision precision = Precision::FP32;
   std::unique_ptr<Colorizer> eg;
   std::unique_ptr<Discriminator> d;
   std::unique_ptr<VGG16Features> vgg;
@@ -51,13 +54,15 @@ struct Setup {
 
 Setup& setup_for(const Case& c) {
   static std::unique_ptr<Setup> current;
-  if (current && current->device == c.device && current->width == c.width && current->classes == c.classes)
+  if (current && current->device == c.device && current->width == c.width && current->classes == c.classes &&
+      current->precision == c.precision)
     return *current;
   current.reset();  // free the previous setup before building the next one
   auto s = std::make_unique<Setup>();
   s->device = c.device;
   s->width = c.width;
   s->classes = c.classes;
+  s->precision = c.precision;
   ColorizerConfig config;
   config.biggan.G_ch = c.width;
   config.biggan.D_ch = c.width;
@@ -75,7 +80,9 @@ Setup& setup_for(const Case& c) {
     s->d->to(c.device);
     s->vgg->to(c.device);
   }
-  s->trainer = std::make_unique<Trainer>(*s->eg, *s->d, s->vgg.get(), TrainOptions{}, /*seed=*/2);
+  TrainOptions options;
+  options.precision = c.precision;
+  s->trainer = std::make_unique<Trainer>(*s->eg, *s->d, s->vgg.get(), options, /*seed=*/2);
   current = std::move(s);
   return *current;
 }
@@ -147,18 +154,25 @@ struct Register {
   Register() {
     std::vector<Device> devices = {Device::CPU};
     if (cuda_available()) devices.push_back(Device::CUDA);
+    // Each case in FP32 and bf16 side by side (and fp16 on the GPU; on the CPU fp16 is emulated: slower).
     for (Device dev : devices) {
       const bool cpu = dev == Device::CPU;
-      for (std::int64_t batch : {1, 8}) {
-        const std::string name = std::string("train_step/") + device_name(dev) + "/batch:" + std::to_string(batch);
-        // A full-width CPU step takes tens of seconds (batch 8: over a minute): one timed step after the warm-up.
-        benchmark::RegisterBenchmark(name.c_str(), bm_train_step, Case{dev, 96, 1000, 256, batch})
-            ->UseRealTime()->Unit(cpu ? benchmark::kSecond : benchmark::kMillisecond)->Iterations(cpu ? 1 : 10);
+      std::vector<Precision> precisions = {Precision::FP32, Precision::BF16};
+      if (!cpu) precisions.push_back(Precision::FP16);
+      for (Precision p : precisions) {
+        const std::string tail = p == Precision::FP32 ? "" : std::string("/") + precision_name(p);
+        for (std::int64_t batch : {1, 8}) {
+          const std::string name =
+              std::string("train_step/") + device_name(dev) + "/batch:" + std::to_string(batch) + tail;
+          // A full-width CPU step takes tens of seconds (batch 8: over a minute): one timed step after the warm-up.
+          benchmark::RegisterBenchmark(name.c_str(), bm_train_step, Case{dev, 96, 1000, 256, batch, p})
+              ->UseRealTime()->Unit(cpu ? benchmark::kSecond : benchmark::kMillisecond)->Iterations(cpu ? 1 : 10);
+        }
+        if (cpu)
+          benchmark::RegisterBenchmark(("train_step/cpu/width:16/size:64/batch:8" + tail).c_str(), bm_train_step,
+                                       Case{dev, 16, 10, 64, 8, p})
+              ->UseRealTime()->Unit(benchmark::kMillisecond)->Iterations(5);
       }
-      if (cpu)
-        benchmark::RegisterBenchmark("train_step/cpu/width:16/size:64/batch:8", bm_train_step,
-                                     Case{dev, 16, 10, 64, 8})
-            ->UseRealTime()->Unit(benchmark::kMillisecond)->Iterations(5);
     }
   }
 } register_train_step;

@@ -426,7 +426,8 @@ int run_colorize(const ColorizeOptions& o) {
       }
       run.note("model: " + what + ": G_ch " + std::to_string(info.generator_width) + ", encoder ch " +
                std::to_string(info.encoder_width) + ", " + std::to_string(info.n_classes) + " classes, dim_z " +
-               std::to_string(info.dim_z) + ", precision " + info.precision);
+               std::to_string(info.dim_z) + ", precision " + info.precision +
+               (info.precision == "fp32" ? "" : " (" + info.precision_engine + ")"));
     }
     if (!o.z_file.empty()) {
       const Tensor z = load_z_file(o.z_file, info.dim_z);

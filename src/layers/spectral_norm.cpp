@@ -7,16 +7,15 @@ namespace bigcolor {
 
 void SpectralNorm::set_fixed(bool fixed) {
   fixed_.reset();
-  if (!fixed) return;
-  Result r = forward(false);
-  r.weight_sn.mark_immutable();
-  fixed_ = std::move(r);
+  fixing_ = fixed;
 }
 
 SpectralNorm::Result SpectralNorm::forward(bool training) {
-  if (fixed_) {
-    if (!training) return *fixed_;
-    fixed_.reset();  // training moves u0 (and the weights): the fixed W/σ no longer holds
+  if (training) {
+    fixed_.reset();  // training moves u0 (and the weights): a fixed W/σ no longer holds
+    fixing_ = false;
+  } else if (fixed_) {
+    return *fixed_;
   }
   const Tensor& w = weight_.value;
   BIGCOLOR_CHECK(w.numel() > 0, "spectral norm of an empty weight ", w.describe());
@@ -31,7 +30,12 @@ SpectralNorm::Result SpectralNorm::forward(bool training) {
     u0_.copy_from(u_new.reshape(u0_.shape()));
     sv0_.copy_from(sigma.reshape(sv0_.shape()));
   }
-  return {weight_sn, {sigma, u_new, v}};
+  Result result{weight_sn, {sigma, u_new, v}};
+  if (fixing_ && !training) {  // the first eval forward after set_fixed(true): keep it (layers never run keep none)
+    weight_sn.mark_immutable();
+    fixed_ = result;
+  }
+  return result;
 }
 
 void SpectralNorm::backward(const Tensor& d_weight, const Tensor& d_weight_sn, const Saved& saved) {

@@ -23,8 +23,9 @@ class SpectralNorm {
   SpectralNorm(Parameter& weight, Tensor& u0, Tensor& sv0, float eps) : weight_(weight), u0_(u0), sv0_(sv0), eps_(eps) {}
   // W/σ with W = weight viewed as (out, rest).
   Result forward(bool training);
-  // Fixed weights (Module::set_weights_fixed): W/σ of eval mode is computed now, marked immutable, and returned by
-  // every forward(false) until set_fixed(false); a forward(true) (training) drops it.
+  // Fixed weights (Module::set_weights_fixed): W/σ of the first eval forward after set_fixed(true) is kept, marked
+  // immutable, and returned by every forward(false) until set_fixed(false); a forward(true) (training) drops it.
+  // Kept on first use, so layers a model never runs (the generator's unused blocks) keep no copy.
   void set_fixed(bool fixed);
   // d_weight += the gradient through W/σ, given d_weight_sn (weight's shape), the gradient of W/σ, and what the
   // forward saved.
@@ -36,6 +37,7 @@ class SpectralNorm {
   Tensor& sv0_;  // (1)
   float eps_;
   std::optional<Result> fixed_;
+  bool fixing_ = false;
 };
 
 }  // namespace bigcolor
