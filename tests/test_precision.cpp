@@ -57,28 +57,28 @@ struct Results {
   std::string engine;      // the engine of the last autocast call
 };
 
-// One forward and backward of `op` under `precision`: inputs are copies of the case's, outputs and overwritten
-// gradients start poisoned, accumulating gradients at zero; d_out is the given one.
-Results run_case(const OpCase& op, Precision precision, const Tensor& d_out) {
+// One forward and backward of `op` under `precision` on `device`: inputs are copies of the case's, outputs and
+// overwritten gradients start poisoned, accumulating gradients at zero; d_out is the given one. Results on the CPU.
+Results run_case(const OpCase& op, Precision precision, const Tensor& d_out, Device device = Device::CPU) {
   Tensors t;
   for (const auto& [name, tensor] : op.t) {
     const bool is_output = std::find(op.outputs.begin(), op.outputs.end(), name) != op.outputs.end();
-    t[name] = is_output ? test::poisoned(tensor.shape()) : tensor.clone();
+    t[name] = (is_output ? test::poisoned(tensor.shape()) : tensor.clone()).to(device);
   }
   Results r;
   PrecisionScope scope(precision);
   op.forward(t);
   if (!op.grads.empty()) {
-    t["d_out"] = d_out;
+    t["d_out"] = d_out.to(device);
     for (const test::GradSpec& g : op.grads) {
       const Shape shape = op.t.at(g.grad).shape();
-      t[g.grad] = g.accumulates ? Tensor::zeros(shape) : test::poisoned(shape);
+      t[g.grad] = (g.accumulates ? Tensor::zeros(shape) : test::poisoned(shape)).to(device);
     }
     op.backward(t);
   }
-  for (const std::string& name : op.outputs) r.all[name] = t.at(name);
-  for (const std::string& name : op.state) r.all[name] = t.at(name);
-  for (const test::GradSpec& g : op.grads) r.all[g.grad] = t.at(g.grad);
+  for (const std::string& name : op.outputs) r.all[name] = t.at(name).to(Device::CPU);
+  for (const std::string& name : op.state) r.all[name] = t.at(name).to(Device::CPU);
+  for (const test::GradSpec& g : op.grads) r.all[g.grad] = t.at(g.grad).to(Device::CPU);
   r.engine = ops::lowp::last_engine();
   return r;
 }
@@ -95,22 +95,38 @@ double attention_growth(const OpCase& op) {
   return std::max(1.0, std::sqrt(sum / static_cast<double>(scores.numel())));
 }
 
-void check_entry(const OpEntry& entry, Precision precision) {
+// On the GPU the native engine's cuDNN convolutions round their results to the format once (lowp_engine.h): their
+// distance from the emulated engine is at most u per element; cuBLAS's products keep F32 results (the FP32 bar).
+double native_vs_emulated_bar(const std::string& op, Precision precision, Device device) {
+  const bool rounded_result = device == Device::CUDA && (op == "conv2d" || op == "upconv3x3");
+  return rounded_result ? unit_roundoff(precision) : kFp32Bar;
+}
+
+// `device`'s results under `precision` against its own FP32 results, and its native engine against its emulated
+// one. On the GPU every autocast op but the attention core must take the native engine.
+void check_entry(const OpEntry& entry, Precision precision, Device device = Device::CPU) {
   Rng rng(entry.cuda_seed + 7);
   for (const OpCase& op : entry.cuda_cases(rng)) {
     CAPTURE(op.name);
     const std::string pname = precision_name(precision);
     CAPTURE(pname);
     const Tensor d_out = op.grads.empty() ? Tensor{} : test::random_normal(op.t.at("d_out").shape(), rng);
-    const Results ref = run_case(op, Precision::FP32, d_out);
+    const Results ref = run_case(op, Precision::FP32, d_out, device);
     ops::lowp::set_force_emulation(false);
-    const Results low = run_case(op, precision, d_out);
+    const Results low = run_case(op, precision, d_out, device);
+    if (device == Device::CUDA && autocast_op(entry.op) && entry.op != "attention")
+      CHECK_MESSAGE(low.engine == "native", op.name, ": the GPU ran the ", low.engine, " engine");
     for (const auto& [name, expected] : ref.all) {
       const Tensor& got = low.all.at(name);
       // Bias gradients are sums of d_out, not products: F32 in every engine.
       if (!autocast_op(entry.op) || name == "d_bias") {
-        CHECK_MESSAGE(test::bitwise_equal(got, expected), op.name, " ", name, ": an FP32-list op changed under ",
-                      precision_name(precision));
+        // Bit for bit on the CPU; on the GPU to the FP32 bar, since a kernel with atomics need not repeat its bits
+        // (a rounded operand would be off by far more: about u/2).
+        if (device == Device::CPU)
+          CHECK_MESSAGE(test::bitwise_equal(got, expected), op.name, " ", name, ": an FP32-list op changed under ",
+                        precision_name(precision));
+        else
+          test::check_close(got, expected, kFp32Bar, op.name + " " + name + " (FP32-list op) under " + pname);
         continue;
       }
       const double growth = entry.op == "attention" ? attention_growth(op) : 1.0;
@@ -123,10 +139,11 @@ void check_entry(const OpEntry& entry, Precision precision) {
     }
     if (autocast_op(entry.op) && low.engine == std::string("native")) {
       ops::lowp::set_force_emulation(true);
-      const Results emulated = run_case(op, precision, d_out);
+      const Results emulated = run_case(op, precision, d_out, device);
       ops::lowp::set_force_emulation(false);
+      const double bar = native_vs_emulated_bar(entry.op, precision, device);
       for (const auto& [name, native] : low.all)
-        test::check_close(native, emulated.all.at(name), kFp32Bar, op.name + " " + name + " native vs emulated");
+        test::check_close(native, emulated.all.at(name), bar, op.name + " " + name + " native vs emulated");
     }
   }
 }
@@ -234,3 +251,42 @@ TEST_CASE("grad scaler: unscales, skips Inf/NaN, backs off and grows as PyTorch'
 }
 
 }  // TEST_SUITE
+
+// The same checks on the GPU (the native engine there: cuDNN and cuBLAS on the tensor cores, lowp_engine.h), and the
+// GPU's reduced-precision results against the CPU's FP32 ones, so a GPU engine that is self-consistent but wrong
+// fails too. Skipped, never passed, without a GPU.
+TEST_SUITE("cuda" * doctest::skip(!bigcolor::cuda_available())) {
+
+TEST_CASE("cuda every op of the op table in bf16 and fp16, native and emulated, against FP32") {
+  for (const OpEntry& entry : test::op_table()) {
+    if (!entry.cuda_cases) continue;
+    SUBCASE(entry.op.c_str()) {
+      for (Precision p : {Precision::BF16, Precision::FP16}) check_entry(entry, p, Device::CUDA);
+    }
+  }
+}
+
+TEST_CASE("cuda reduced-precision results agree with the CPU's FP32 results") {
+  for (const OpEntry& entry : test::op_table()) {
+    if (!entry.cuda_cases || !autocast_op(entry.op)) continue;
+    SUBCASE(entry.op.c_str()) {
+      Rng rng(entry.cuda_seed + 7);
+      for (const OpCase& op : entry.cuda_cases(rng)) {
+        const Tensor d_out = op.grads.empty() ? Tensor{} : test::random_normal(op.t.at("d_out").shape(), rng);
+        const Results cpu = run_case(op, Precision::FP32, d_out, Device::CPU);
+        for (Precision p : {Precision::BF16, Precision::FP16}) {
+          const Results gpu = run_case(op, p, d_out, Device::CUDA);
+          const double growth = entry.op == "attention" ? attention_growth(op) : 1.0;
+          const double bar = 5.0 * unit_roundoff(p) * growth;
+          for (const auto& [name, expected] : cpu.all) {
+            const test::Comparison c = test::compare(gpu.all.at(name), expected);
+            CHECK_MESSAGE(c.normalized_error <= bar, op.name, " ", name, " ", precision_name(p), " on the GPU: ",
+                          c.describe(), " (bar ", bar, ")");
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // TEST_SUITE("cuda")

@@ -43,8 +43,9 @@ ColorizeOptions options_128() {
   return o;
 }
 
-// The network output (its tanh, in [-1, 1]) for the gray photo at 96×128 and a fixed z, under `precision`.
-Tensor network_output(Colorizer& net, Precision precision) {
+// The network output (its tanh, in [-1, 1]) for the gray photo at 96×128 and a fixed z, under `precision`, on
+// `device` (where the network's weights are); returned on the CPU.
+Tensor network_output(Colorizer& net, Precision precision, Device device = Device::CPU) {
   Rng rng(11);
   const Tensor gray = resize_bilinear(to_gray(load_image(gray_photo())), 96, 128);  // (1, 1, 96, 128)
   std::vector<float> two = gray.to_vector();
@@ -54,14 +55,11 @@ Tensor network_output(Colorizer& net, Precision precision) {
   rng.fill_normal(z, 0.0f, 0.8f);
   const Tensor classes = Tensor::from_indices({0, 0}, {2});
   const PrecisionScope scope(precision);
-  return net.forward(x, classes, z);
+  return net.forward(x.to(device), classes.to(device), z.to(device)).to(Device::CPU);
 }
 
-}  // namespace
-
-TEST_SUITE("precision") {
-
-TEST_CASE("the bundled model colorizes in bf16 and fp16 as in FP32, to the bars of issue 11") {
+// The bundled model in bf16 and fp16 on `placement` against FP32 on the CPU, to the bars of issue 11.
+void check_model_fidelity(Placement placement, Device device) {
   REQUIRE_MESSAGE(fs::exists(bundled_model()), bundled_model(), " is missing");
   LoadOptions load;
   load.device = Placement::CPU;
@@ -69,6 +67,7 @@ TEST_CASE("the bundled model colorizes in bf16 and fp16 as in FP32, to the bars 
   const std::vector<Colorization> ref = fp32.colorize_file(gray_photo(), options_128());
   REQUIRE(ref.size() == 1);
   const Tensor ref_net = network_output(fp32.network(), Precision::FP32);
+  load.device = placement;
   for (Precision p : {Precision::BF16, Precision::FP16}) {
     const std::string name = precision_name(p);
     CAPTURE(name);
@@ -76,7 +75,7 @@ TEST_CASE("the bundled model colorizes in bf16 and fp16 as in FP32, to the bars 
     const Model low = Model::load(bundled_model(), load);
     CHECK(low.info().precision == name);
     // The network output.
-    const test::Comparison c = test::compare(network_output(low.network(), p), ref_net);
+    const test::Comparison c = test::compare(network_output(low.network(), p, device), ref_net);
     MESSAGE(name, " network output: ", c.describe());
     CHECK(c.normalized_error <= 1e-2);
     CHECK(c.normalized_error > 0.0);  // it did compute in the reduced precision
@@ -98,6 +97,14 @@ TEST_CASE("the bundled model colorizes in bf16 and fp16 as in FP32, to the bars 
     MESSAGE(name, " 8-bit result: ", 100.0 * share, "% of the values within 2 levels of FP32, worst ", worst);
     CHECK(share >= 0.99);
   }
+}
+
+}  // namespace
+
+TEST_SUITE("precision") {
+
+TEST_CASE("the bundled model colorizes in bf16 and fp16 as in FP32, to the bars of issue 11") {
+  check_model_fidelity(Placement::CPU, Device::CPU);
 }
 
 TEST_CASE("fixed inference weights give the same bits as recomputing them, and unfixing restores edits") {
@@ -135,3 +142,31 @@ TEST_CASE("fixed inference weights give the same bits as recomputing them, and u
 }
 
 }  // TEST_SUITE
+
+// On the GPU: the native engine (cuDNN / cuBLAS on the tensor cores) against the CPU's FP32, and its cached
+// converted weights (lowp_engine.h) against converting them on every call.
+TEST_SUITE("cuda" * doctest::skip(!bigcolor::cuda_available())) {
+
+TEST_CASE("cuda the bundled model colorizes in bf16 and fp16 as in FP32 on the CPU, to the bars of issue 11") {
+  check_model_fidelity(Placement::CUDA, Device::CUDA);
+}
+
+TEST_CASE("cuda fixed inference weights give the same bits as recomputing them in bf16 and fp16") {
+  const auto net = load_any_colorizer(bundled_model(), ColorizerSource{});
+  net->to(Device::CUDA);
+  net->set_training(false);
+  net->set_grad_enabled(false);
+  for (Precision p : {Precision::BF16, Precision::FP16}) {
+    const std::string name = precision_name(p);
+    CAPTURE(name);
+    const Tensor recomputed = network_output(*net, p, Device::CUDA);
+    net->set_weights_fixed(true);
+    const Tensor fixed = network_output(*net, p, Device::CUDA);
+    const Tensor again = network_output(*net, p, Device::CUDA);  // the cached converted weights, second use
+    net->set_weights_fixed(false);
+    CHECK(test::bitwise_equal(fixed, recomputed));
+    CHECK(test::bitwise_equal(again, recomputed));
+  }
+}
+
+}  // TEST_SUITE("cuda")

@@ -8,7 +8,7 @@
 #include "imaging/color.h"
 #include "imaging/image.h"
 #include "imaging/resize.h"
-#include "kernels/cpu/dnnl_engine.h"
+#include "kernels/ops_lowp.h"
 #include "kernels/precision.h"
 #include "models/checkpoint.h"
 #include "models/colorizer.h"
@@ -194,12 +194,7 @@ ModelInfo Model::info() const {
   info.generator_width = static_cast<int>(c.biggan.G_ch);
   info.encoder_width = static_cast<int>(c.encoder_ch);
   info.precision = precision_name(state_->precision);
-  if (state_->precision == Precision::FP32)
-    info.precision_engine = "fp32";
-  else if (state_->precision == Precision::BF16 && state_->device == Device::CPU && cpu::dnnl_engine::bf16_native())
-    info.precision_engine = std::string("oneDNN ") + cpu::dnnl_engine::isa_name();
-  else
-    info.precision_engine = "emulated";
+  info.precision_engine = ops::lowp::engine_description(state_->device, state_->precision);
   return info;
 }
 

@@ -110,8 +110,9 @@ struct ModelInfo {
   int generator_width = 0;  // G_ch
   int encoder_width = 0;
   std::string precision;  // "fp32", "bf16", "fp16"
-  // What computes the reduced-precision convolutions: "fp32" (none), "oneDNN <isa>" (native bf16 on this CPU) or
-  // "emulated" (operands rounded, float32 arithmetic: fp16 on a CPU, a CPU without bf16, the CUDA backend today).
+  // What computes the reduced-precision convolutions: "fp32" (none), "oneDNN <isa>" (native bf16 on this CPU),
+  // "cuDNN and cuBLAS on tensor cores" (the GPU) or "emulated" (operands rounded, float32 arithmetic: fp16 on a CPU,
+  // a CPU without native bf16, BIGCOLOR_LOWP_ENGINE=emulated).
   std::string precision_engine;
 };
 

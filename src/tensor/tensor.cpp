@@ -16,7 +16,9 @@ namespace {
 std::atomic<std::size_t> g_host_in_use{0};
 std::atomic<std::size_t> g_host_peak{0};
 std::atomic<std::uint64_t> g_next_storage_id{1};
-std::atomic<void (*)(std::uint64_t)> g_immutable_release_hook{nullptr};
+// One slot per engine that keeps converted copies of immutable weights (the CPU's oneDNN, the CUDA lowp engine).
+constexpr int kMaxReleaseHooks = 4;
+std::atomic<void (*)(std::uint64_t)> g_immutable_release_hooks[kMaxReleaseHooks] = {};
 
 void count_host_allocation(std::size_t bytes) {
   const std::size_t now = g_host_in_use.fetch_add(bytes) + bytes;
@@ -82,7 +84,8 @@ Storage::Storage(std::size_t bytes, Device device) : id_(g_next_storage_id.fetch
 
 Storage::~Storage() {
   if (immutable_) {
-    if (auto* hook = g_immutable_release_hook.load()) hook(id_);
+    for (auto& slot : g_immutable_release_hooks)
+      if (auto* hook = slot.load()) hook(id_);
   }
   if (ptr_ == nullptr) return;
   if (device_ == Device::CUDA) {
@@ -211,7 +214,13 @@ std::string Tensor::describe() const {
   return shape_string(shape_) + " " + dtype_name(dtype_) + " " + device_name(device_);
 }
 
-void set_immutable_release_hook(void (*hook)(std::uint64_t)) { g_immutable_release_hook.store(hook); }
+void add_immutable_release_hook(void (*hook)(std::uint64_t)) {
+  for (auto& slot : g_immutable_release_hooks) {
+    void (*expected)(std::uint64_t) = nullptr;
+    if (slot.load() == hook || slot.compare_exchange_strong(expected, hook)) return;
+  }
+  detail::throw_error("add_immutable_release_hook: more than ", kMaxReleaseHooks, " hooks");
+}
 
 void Tensor::mark_immutable() const {
   BIGCOLOR_CHECK(storage_ != nullptr, "mark_immutable of an undefined tensor");

@@ -109,8 +109,9 @@ struct HostMemoryStats {
   std::size_t peak_in_use = 0;
 };
 HostMemoryStats host_memory_stats();
-// Called with the storage id of every immutable storage when it is freed (engines drop their copies); one hook.
-void set_immutable_release_hook(void (*hook)(std::uint64_t storage_id));
+// Adds a hook called with the storage id of every immutable storage when it is freed (engines drop their converted
+// copies); adding the same hook twice keeps one. At most 4 hooks.
+void add_immutable_release_hook(void (*hook)(std::uint64_t storage_id));
 void reset_host_peak_memory();
 
 }  // namespace bigcolor

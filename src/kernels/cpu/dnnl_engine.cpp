@@ -109,7 +109,7 @@ void drop_cached_weights(std::uint64_t storage_id) {
 // `weight` in the layout `desc`: the cached copy for an immutable weight, else a fresh reorder.
 Buffer weights_as(const Tensor& weight, const memory::desc& desc) {
   if (!weight.immutable()) return reordered(plain(weight), desc);
-  static const bool hooked = (set_immutable_release_hook(drop_cached_weights), true);
+  static const bool hooked = (add_immutable_release_hook(drop_cached_weights), true);
   (void)hooked;
   WeightCache& c = weight_cache();
   {

@@ -17,7 +17,11 @@
 // transform the data and lose a few more bits, so they are never used. Deterministic algorithms are preferred.
 // Bias forward and bias gradient are small kernels here (deterministic, one block per channel for the gradient).
 //
-// Plans: per distinct (B, Cin, H, W, Cout, KH, KW, pad_h, pad_w, stride) the descriptors are created once and each
+// Reduced precision (kernels/cuda/lowp_engine.h): the same plans with bf16 or fp16 data (x, w and y in the format,
+// FP32 accumulation: cuDNN's BFLOAT16_CONFIG / PSEUDO_HALF_CONFIG) and CUDNN_TENSOR_OP_MATH, so tensor-core
+// algorithms are allowed there; FFT and Winograd stay excluded.
+//
+// Plans: per distinct (B, Cin, H, W, Cout, KH, KW, pad_h, pad_w, stride, dtype) the descriptors are created once and each
 // direction's algorithm and workspace size are chosen on first use, then kept for the life of the process (a small
 // map).
 // Workspaces come from the caching allocator and go back to it right after the call has been queued: everything
@@ -34,6 +38,7 @@
 
 #include "kernels/cuda/device_helpers.cuh"
 #include "kernels/cuda/cuda_ops.h"
+#include "kernels/cuda/lowp_engine.h"
 #include "kernels/cuda/workspace.h"
 #include "tensor/cuda_memory.h"
 
@@ -89,6 +94,7 @@ __global__ void zero_pad_kernel(float* out, const float* in, std::int64_t planes
 
 struct ConvKey {
   int batch, in_channels, height, width, out_channels, kernel_h, kernel_w, pad_h, pad_w, stride;
+  int dtype;  // the DType of x, w and y
   auto operator<=>(const ConvKey&) const = default;
 };
 
@@ -103,6 +109,7 @@ struct ConvPlan {
   cudnnFilterDescriptor_t filter_desc = nullptr;  // (Cout, Cin, KH, KW)
   cudnnConvolutionDescriptor_t conv_desc = nullptr;
   Choice forward, backward_data, backward_filter;
+  bool fp32 = true;  // F32 data: FP32-math algorithms only
 
   ConvPlan() = default;
   ConvPlan(const ConvPlan&) = delete;
@@ -130,15 +137,20 @@ bool allowed(cudnnConvolutionBwdFilterAlgo_t algo) {
 
 bool full_fp32(cudnnMathType_t math) { return math == CUDNN_DEFAULT_MATH || math == CUDNN_FMA_MATH; }
 
+cudnnDataType_t cudnn_type(DType t) {
+  return t == DType::F32 ? CUDNN_DATA_FLOAT : t == DType::BF16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_HALF;
+}
+
 // Picks from the heuristic's ranked list: the first usable deterministic algorithm, else the first usable one,
-// else the first of `fallbacks` whose workspace query succeeds. `workspace_of(algo, &bytes)` returns the status of
+// else the first of `fallbacks` whose workspace query succeeds. An FP32 plan (`fp32`) takes only FP32-math
+// algorithms; a bf16/fp16 plan any math (tensor cores). `workspace_of(algo, &bytes)` returns the status of
 // the workspace-size query. Throws when nothing fits.
 template <typename Algo, typename Perf, typename WorkspaceOf>
 Choice choose(const std::vector<Perf>& ranked, const std::vector<Algo>& fallbacks, WorkspaceOf workspace_of,
-              const char* direction) {
+              const char* direction, bool fp32) {
   for (const bool need_deterministic : {true, false}) {
     for (const Perf& perf : ranked) {
-      if (perf.status != CUDNN_STATUS_SUCCESS || !allowed(perf.algo) || !full_fp32(perf.mathType)) continue;
+      if (perf.status != CUDNN_STATUS_SUCCESS || !allowed(perf.algo) || (fp32 && !full_fp32(perf.mathType))) continue;
       if (need_deterministic && perf.determinism != CUDNN_DETERMINISTIC) continue;
       std::size_t bytes = 0;
       if (workspace_of(perf.algo, &bytes) != CUDNN_STATUS_SUCCESS || bytes > kMaxWorkspaceBytes) continue;
@@ -151,7 +163,8 @@ Choice choose(const std::vector<Perf>& ranked, const std::vector<Algo>& fallback
       return {static_cast<int>(algo), bytes};
     }
   }
-  ::bigcolor::detail::throw_error("conv2d: cuDNN offers no fp32 (non-TF32) ", direction, " algorithm for this shape");
+  ::bigcolor::detail::throw_error("conv2d: cuDNN offers no ", fp32 ? "fp32 (non-TF32) " : "bf16/fp16 ", direction,
+                                  " algorithm for this shape");
 }
 
 Choice choose_forward(const ConvPlan& p) {
@@ -168,7 +181,7 @@ Choice choose_forward(const ConvPlan& p) {
   };
   return choose<cudnnConvolutionFwdAlgo_t>(
       ranked, {CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM, CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM},
-      workspace_of, "forward");
+      workspace_of, "forward", p.fp32);
 }
 
 Choice choose_backward_data(const ConvPlan& p) {
@@ -186,7 +199,7 @@ Choice choose_backward_data(const ConvPlan& p) {
   };
   return choose<cudnnConvolutionBwdDataAlgo_t>(
       ranked, {CUDNN_CONVOLUTION_BWD_DATA_ALGO_1, CUDNN_CONVOLUTION_BWD_DATA_ALGO_0}, workspace_of,
-      "backward-data");
+      "backward-data", p.fp32);
 }
 
 Choice choose_backward_filter(const ConvPlan& p) {
@@ -204,7 +217,7 @@ Choice choose_backward_filter(const ConvPlan& p) {
   };
   return choose<cudnnConvolutionBwdFilterAlgo_t>(
       ranked, {CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_0}, workspace_of,
-      "backward-filter");
+      "backward-filter", p.fp32);
 }
 
 std::unique_ptr<ConvPlan> make_plan(const ConvKey& k) {
@@ -213,13 +226,17 @@ std::unique_ptr<ConvPlan> make_plan(const ConvKey& k) {
   CUDNN_CHECK(cudnnCreateTensorDescriptor(&p->out_desc));
   CUDNN_CHECK(cudnnCreateFilterDescriptor(&p->filter_desc));
   CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&p->conv_desc));
-  CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->in_desc, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, k.batch, k.in_channels,
-                                         k.height, k.width));
-  CUDNN_CHECK(cudnnSetFilter4dDescriptor(p->filter_desc, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, k.out_channels,
-                                         k.in_channels, k.kernel_h, k.kernel_w));
+  const cudnnDataType_t data = cudnn_type(static_cast<DType>(k.dtype));
+  p->fp32 = data == CUDNN_DATA_FLOAT;
+  CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->in_desc, CUDNN_TENSOR_NCHW, data, k.batch, k.in_channels, k.height,
+                                         k.width));
+  CUDNN_CHECK(cudnnSetFilter4dDescriptor(p->filter_desc, data, CUDNN_TENSOR_NCHW, k.out_channels, k.in_channels,
+                                         k.kernel_h, k.kernel_w));
+  // FP32 accumulation in every format.
   CUDNN_CHECK(cudnnSetConvolution2dDescriptor(p->conv_desc, k.pad_h, k.pad_w, k.stride, k.stride, 1, 1,
                                               CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
-  CUDNN_CHECK(cudnnSetConvolutionMathType(p->conv_desc, CUDNN_FMA_MATH));  // no TF32
+  // FP32: no TF32. bf16/fp16: tensor cores.
+  CUDNN_CHECK(cudnnSetConvolutionMathType(p->conv_desc, p->fp32 ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH));
   int n = 0, c = 0, h = 0, w = 0;
   CUDNN_CHECK(cudnnGetConvolution2dForwardOutputDim(p->conv_desc, p->in_desc, p->filter_desc, &n, &c, &h, &w));
   const int expected_h = (k.height + 2 * k.pad_h - k.kernel_h) / k.stride + 1;
@@ -227,7 +244,7 @@ std::unique_ptr<ConvPlan> make_plan(const ConvKey& k) {
   BIGCOLOR_CHECK(n == k.batch && c == k.out_channels && h == expected_h && w == expected_w,
                  "conv2d: cuDNN computes an output of (", n, ", ", c, ", ", h, ", ", w, "), expected (", k.batch, ", ",
                  k.out_channels, ", ", expected_h, ", ", expected_w, ")");
-  CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->out_desc, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, n, c, h, w));
+  CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->out_desc, CUDNN_TENSOR_NCHW, data, n, c, h, w));
   return p;
 }
 
@@ -242,7 +259,7 @@ const ConvPlan& plan_for(const Tensor& in, const Tensor& weight, int pad_h, int 
   static auto* plans = new std::map<ConvKey, std::unique_ptr<ConvPlan>>();  // leaked on purpose (static exit order)
   const ConvKey key{static_cast<int>(in.dim(0)),     static_cast<int>(in.dim(1)),     static_cast<int>(in.dim(2)),
                     static_cast<int>(in.dim(3)),     static_cast<int>(weight.dim(0)), static_cast<int>(weight.dim(2)),
-                    static_cast<int>(weight.dim(3)), pad_h, pad_w, stride};
+                    static_cast<int>(weight.dim(3)), pad_h, pad_w, stride, static_cast<int>(in.dtype())};
   std::lock_guard<std::mutex> lock(mutex);
   auto it = plans->find(key);
   if (it == plans->end()) it = plans->emplace(key, make_plan(key)).first;
@@ -273,6 +290,42 @@ void add_channel_bias(const Tensor& out, const Tensor& bias) {
   check_launch();
 }
 
+// The three cuDNN calls, on tensors of one data type (F32, or bf16 / fp16 for lowp_engine.h); cuDNN's scaling
+// factors are float for every one of them. y = x ⋆ w overwrites; dw = beta · dw + (correlation of x with dy);
+// dx = (dy convolved with the flipped w) overwrites. Each axis is padded by the same amount on both sides.
+void run_forward(const Tensor& y, const Tensor& x, const Tensor& w, int pad_h, int pad_w, int stride) {
+  Choice choice;
+  const ConvPlan& plan = plan_for(x, w, pad_h, pad_w, stride, Direction::Forward, &choice);
+  Workspace workspace(choice.workspace);
+  const float one = 1.0f;
+  const float zero = 0.0f;
+  CUDNN_CHECK(cudnnConvolutionForward(cudnn_handle(), &one, plan.in_desc, x.raw(), plan.filter_desc, w.raw(),
+                                      plan.conv_desc, static_cast<cudnnConvolutionFwdAlgo_t>(choice.algo),
+                                      workspace.data(), workspace.size(), &zero, plan.out_desc, y.raw()));
+}
+
+void run_backward_filter(const Tensor& dw, const Tensor& x, const Tensor& dy, int padding, float beta) {
+  Choice choice;
+  const ConvPlan& plan = plan_for(x, dw, padding, padding, 1, Direction::BackwardFilter, &choice);
+  Workspace workspace(choice.workspace);
+  const float one = 1.0f;
+  CUDNN_CHECK(cudnnConvolutionBackwardFilter(cudnn_handle(), &one, plan.in_desc, x.raw(), plan.out_desc, dy.raw(),
+                                             plan.conv_desc,
+                                             static_cast<cudnnConvolutionBwdFilterAlgo_t>(choice.algo),
+                                             workspace.data(), workspace.size(), &beta, plan.filter_desc, dw.raw()));
+}
+
+void run_backward_data(const Tensor& dx, const Tensor& dy, const Tensor& w, int padding) {
+  Choice choice;
+  const ConvPlan& plan = plan_for(dx, w, padding, padding, 1, Direction::BackwardData, &choice);
+  Workspace workspace(choice.workspace);
+  const float one = 1.0f;
+  const float zero = 0.0f;
+  CUDNN_CHECK(cudnnConvolutionBackwardData(cudnn_handle(), &one, plan.filter_desc, w.raw(), plan.out_desc, dy.raw(),
+                                           plan.conv_desc, static_cast<cudnnConvolutionBwdDataAlgo_t>(choice.algo),
+                                           workspace.data(), workspace.size(), &zero, plan.in_desc, dx.raw()));
+}
+
 // out = in ⋆ weight (+ bias), each axis padded by the same amount on both sides. in.numel() == 0 (Cin = 0, or an
 // empty image made non-empty by padding): every product is with zero, out = bias.
 void convolve_forward(const Tensor& out, const Tensor& in, const Tensor& weight, const Tensor& bias, int pad_h,
@@ -281,15 +334,7 @@ void convolve_forward(const Tensor& out, const Tensor& in, const Tensor& weight,
   if (in.numel() == 0) {
     memset_zero(out.data<float>(), out.nbytes());
   } else {
-    Choice choice;
-    const ConvPlan& plan = plan_for(in, weight, pad_h, pad_w, stride, Direction::Forward, &choice);
-    Workspace workspace(choice.workspace);
-    const float one = 1.0f;
-    const float zero = 0.0f;
-    CUDNN_CHECK(cudnnConvolutionForward(cudnn_handle(), &one, plan.in_desc, in.data<float>(), plan.filter_desc,
-                                        weight.data<float>(), plan.conv_desc,
-                                        static_cast<cudnnConvolutionFwdAlgo_t>(choice.algo), workspace.data(),
-                                        workspace.size(), &zero, plan.out_desc, out.data<float>()));
+    run_forward(out, in, weight, pad_h, pad_w, stride);
   }
   if (bias.defined()) add_channel_bias(out, bias);
 }
@@ -344,28 +389,34 @@ void conv2d_backward(const Tensor& d_in, const Tensor& d_weight, const Tensor& d
   }
   if (in.numel() == 0) return;  // d_in and d_weight are empty, or the input is all padding (zero products)
 
-  const float one = 1.0f;
-  const float zero = 0.0f;
-  if (d_weight.defined()) {  // d_weight += correlation of in with d_out (beta = 1: accumulate)
-    Choice choice;
-    const ConvPlan& plan = plan_for(in, weight, padding, padding, 1, Direction::BackwardFilter, &choice);
-    Workspace workspace(choice.workspace);
-    CUDNN_CHECK(cudnnConvolutionBackwardFilter(cudnn_handle(), &one, plan.in_desc, in.data<float>(), plan.out_desc,
-                                               d_out.data<float>(), plan.conv_desc,
-                                               static_cast<cudnnConvolutionBwdFilterAlgo_t>(choice.algo),
-                                               workspace.data(), workspace.size(), &one, plan.filter_desc,
-                                               d_weight.data<float>()));
-  }
-  if (d_in.defined()) {  // d_in = full convolution of d_out with the flipped weight (beta = 0: overwrite)
-    Choice choice;
-    const ConvPlan& plan = plan_for(in, weight, padding, padding, 1, Direction::BackwardData, &choice);
-    Workspace workspace(choice.workspace);
-    CUDNN_CHECK(cudnnConvolutionBackwardData(cudnn_handle(), &one, plan.filter_desc, weight.data<float>(),
-                                             plan.out_desc, d_out.data<float>(), plan.conv_desc,
-                                             static_cast<cudnnConvolutionBwdDataAlgo_t>(choice.algo),
-                                             workspace.data(), workspace.size(), &zero, plan.in_desc,
-                                             d_in.data<float>()));
-  }
+  // d_weight += correlation of in with d_out (beta = 1: accumulate).
+  if (d_weight.defined()) run_backward_filter(d_weight, in, d_out, padding, 1.0f);
+  // d_in = full convolution of d_out with the flipped weight (overwrite).
+  if (d_in.defined()) run_backward_data(d_in, d_out, weight, padding);
+}
+
+// ---- the reduced-precision primitives (lowp_engine.h) ----------------------------------------------------------
+
+void cudnn_conv_forward(const Tensor& y, const Tensor& x, const Tensor& w, int padding) {
+  if (y.numel() == 0) return;
+  if (x.numel() == 0) return memset_zero(y.raw(), y.nbytes());
+  run_forward(y, x, w, padding, padding, 1);
+}
+
+void cudnn_conv_backward_data(const Tensor& dx, const Tensor& dy, const Tensor& w, int padding) {
+  if (dx.numel() == 0) return;
+  if (dy.numel() == 0) return memset_zero(dx.raw(), dx.nbytes());
+  run_backward_data(dx, dy, w, padding);
+}
+
+void cudnn_conv_backward_filter(const Tensor& dw, const Tensor& x, const Tensor& dy, int padding) {
+  if (dw.numel() == 0) return;
+  if (x.numel() == 0 || dy.numel() == 0) return memset_zero(dw.raw(), dw.nbytes());
+  run_backward_filter(dw, x, dy, padding, 0.0f);
+}
+
+void add_conv_bias(const Tensor& out, const Tensor& bias) {
+  if (out.numel() > 0 && bias.defined()) add_channel_bias(out, bias);
 }
 
 }  // namespace bigcolor::cuda

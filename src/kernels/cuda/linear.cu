@@ -1,5 +1,6 @@
 // Matrix products on the GPU: linear (fully connected), batched matmul (cuBLAS, full fp32, never TF32) and the
-// embedding lookup (handwritten gather / scatter-add).
+// embedding lookup (handwritten gather / scatter-add). The reduced-precision linear and bmm of lowp_engine.h are
+// the same products with bf16 / fp16 operands on the tensor cores (cublasGemmStridedBatchedEx, F32 results).
 //
 // Row-major through column-major cuBLAS: a row-major matrix X (r × c) is, read as column-major, Xᵀ (c × r) with
 // leading dimension c. So the row-major product C = op(A)·op(B) is computed as the column-major product
@@ -8,6 +9,7 @@
 
 #include "kernels/cuda/device_helpers.cuh"
 #include "kernels/cuda/cuda_ops.h"
+#include "kernels/cuda/lowp_engine.h"
 
 namespace bigcolor::cuda {
 
@@ -15,12 +17,21 @@ namespace {
 
 constexpr int kThreads = 256;
 
+// A matrix operand: a device pointer (null when empty) and its element type, F32 or (reduced precision) BF16 / F16.
+struct Operand {
+  const void* p;
+  DType type;
+};
+
+Operand operand(const Tensor& t) { return {t.defined() && t.numel() > 0 ? t.raw() : nullptr, t.dtype()}; }
+
 // Row-major, batched: for each of `batch` matrices,
 //   C (M × N) = alpha · op(A) · op(B) + beta · C,
-// A stored (M × K), or (K × M) when trans_a; B stored (K × N), or (N × K) when trans_b; C stored (M × N).
-// Consecutive matrices of a batch are M·K, K·N and M·N floats apart. beta = 0 does not read C (it may hold NaN).
+// A stored (M × K), or (K × M) when trans_a; B stored (K × N), or (N × K) when trans_b; C stored (M × N), F32.
+// Consecutive matrices of a batch are M·K, K·N and M·N elements apart. beta = 0 does not read C (it may hold NaN).
+// A and B have one type: F32 through cublasSgemm (full fp32), BF16 / F16 through cublasGemmEx with F32 compute.
 void gemm_row_major(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, float alpha,
-                    const float* a, const float* b, float beta, float* c, std::int64_t batch) {
+                    Operand a, Operand b, float beta, float* c, std::int64_t batch) {
   if (m == 0 || n == 0 || batch == 0) return;
   if (k == 0) {
     // An empty sum: C = beta · C. Only overwriting (beta = 0) and accumulating (beta = 1) are used here.
@@ -31,11 +42,22 @@ void gemm_row_major(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, 
   const int ldb = static_cast<int>(trans_b ? k : n);
   const int ldc = static_cast<int>(n);
   // Column-major view: Cᵀ (N × M) = op(B)ᵀ (N × K) · op(A)ᵀ (K × M).
-  CUBLAS_CHECK(cublasSgemmStridedBatched(cublas_handle(), trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
-                                         trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, static_cast<int>(n),
-                                         static_cast<int>(m), static_cast<int>(k), &alpha, b, ldb,
-                                         static_cast<long long>(k * n), a, lda, static_cast<long long>(m * k),
-                                         &beta, c, ldc, static_cast<long long>(m * n), static_cast<int>(batch)));
+  const cublasOperation_t op_b = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+  const cublasOperation_t op_a = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
+  if (a.type == DType::F32) {
+    CUBLAS_CHECK(cublasSgemmStridedBatched(cublas_handle(), op_b, op_a, static_cast<int>(n), static_cast<int>(m),
+                                           static_cast<int>(k), &alpha, static_cast<const float*>(b.p), ldb,
+                                           static_cast<long long>(k * n), static_cast<const float*>(a.p), lda,
+                                           static_cast<long long>(m * k), &beta, c, ldc,
+                                           static_cast<long long>(m * n), static_cast<int>(batch)));
+    return;
+  }
+  const cudaDataType_t type = a.type == DType::BF16 ? CUDA_R_16BF : CUDA_R_16F;
+  CUBLAS_CHECK(cublasGemmStridedBatchedEx(cublas_handle(), op_b, op_a, static_cast<int>(n), static_cast<int>(m),
+                                          static_cast<int>(k), &alpha, b.p, type, ldb, static_cast<long long>(k * n),
+                                          a.p, type, lda, static_cast<long long>(m * k), &beta, c, CUDA_R_32F, ldc,
+                                          static_cast<long long>(m * n), static_cast<int>(batch), CUBLAS_COMPUTE_32F,
+                                          CUBLAS_GEMM_DEFAULT));
 }
 
 // out (rows, cols) += bias (cols), broadcast over rows.
@@ -114,34 +136,56 @@ float* data_or_null(const Tensor& t) { return t.defined() && t.numel() > 0 ? t.d
 }  // namespace
 
 // ---- linear: out (B, O) = in (B, I) · weight (O, I)ᵀ + bias (O) ---------------------------------------------------
+// The bodies take the operands (F32, or both in a reduced format); out, d_in, d_weight, d_bias are F32.
+
+namespace {
+
+void linear_forward_impl(const Tensor& out, Operand in, Operand weight, const Tensor& bias, std::int64_t batch,
+                         std::int64_t in_features, std::int64_t out_features) {
+  if (batch == 0 || out_features == 0) return;
+  gemm_row_major(false, true, batch, out_features, in_features, 1.0f, in, weight, 0.0f, out.data<float>(), 1);
+  if (bias.defined()) add_bias_rows(out.data<float>(), bias.data<float>(), batch, out_features);
+}
+
+void linear_backward_impl(const Tensor& d_in, const Tensor& d_weight, Operand dy, Operand in, Operand weight,
+                          std::int64_t batch, std::int64_t in_features, std::int64_t out_features) {
+  if (d_in.defined()) {  // d_in (B, I) = d_out (B, O) · weight (O, I)
+    gemm_row_major(false, false, batch, in_features, out_features, 1.0f, dy, weight, 0.0f, data_or_null(d_in), 1);
+  }
+  if (d_weight.defined()) {  // d_weight (O, I) += d_out (B, O)ᵀ · in (B, I)
+    gemm_row_major(true, false, out_features, in_features, batch, 1.0f, dy, in, 1.0f, data_or_null(d_weight), 1);
+  }
+}
+
+}  // namespace
 
 void linear_forward(const Tensor& out, const Tensor& in, const Tensor& weight, const Tensor& bias) {
-  const std::int64_t batch = in.dim(0);
-  const std::int64_t in_features = in.dim(1);
-  const std::int64_t out_features = weight.dim(0);
-  if (batch == 0 || out_features == 0) return;
-  gemm_row_major(false, true, batch, out_features, in_features, 1.0f, data_or_null(in), data_or_null(weight), 0.0f,
-                 out.data<float>(), 1);
-  if (bias.defined()) add_bias_rows(out.data<float>(), bias.data<float>(), batch, out_features);
+  linear_forward_impl(out, operand(in), operand(weight), bias, in.dim(0), in.dim(1), weight.dim(0));
 }
 
 void linear_backward(const Tensor& d_in, const Tensor& d_weight, const Tensor& d_bias, const Tensor& d_out,
                      const Tensor& in, const Tensor& weight) {
-  const std::int64_t batch = in.dim(0);
-  const std::int64_t in_features = in.dim(1);
-  const std::int64_t out_features = weight.dim(0);
-  const float* dy = data_or_null(d_out);
-  if (d_in.defined()) {  // d_in (B, I) = d_out (B, O) · weight (O, I)
-    gemm_row_major(false, false, batch, in_features, out_features, 1.0f, dy, data_or_null(weight), 0.0f,
-                   data_or_null(d_in), 1);
-  }
-  if (d_weight.defined()) {  // d_weight (O, I) += d_out (B, O)ᵀ · in (B, I)
-    gemm_row_major(true, false, out_features, in_features, batch, 1.0f, dy, data_or_null(in), 1.0f,
-                   data_or_null(d_weight), 1);
-  }
+  linear_backward_impl(d_in, d_weight, operand(d_out), operand(in), operand(weight), in.dim(0), in.dim(1),
+                       weight.dim(0));
   if (d_bias.defined()) {  // d_bias (O) += Σ_b d_out (B, O)
-    column_sum_accumulate(data_or_null(d_bias), dy, batch, out_features);
+    column_sum_accumulate(data_or_null(d_bias), data_or_null(d_out), in.dim(0), weight.dim(0));
   }
+}
+
+void lowp::linear_forward(const Tensor& out, const Tensor& in, const Tensor& weight, const Tensor& bias,
+                          DType format) {
+  linear_forward_impl(out, operand(in_format(in, format)), operand(in_format(weight, format)), bias, in.dim(0),
+                      in.dim(1), weight.dim(0));
+}
+
+void lowp::linear_backward(const Tensor& d_in, const Tensor& d_weight, const Tensor& d_out, const Tensor& in,
+                           const Tensor& weight, DType format) {
+  if (!d_in.defined() && !d_weight.defined()) return;
+  const Tensor dy = in_format(d_out, format);
+  // Only the operands a product reads are converted.
+  const Tensor x = d_weight.defined() ? in_format(in, format) : Tensor{};
+  const Tensor w = d_in.defined() ? in_format(weight, format) : Tensor{};
+  linear_backward_impl(d_in, d_weight, operand(dy), operand(x), operand(w), in.dim(0), in.dim(1), weight.dim(0));
 }
 
 // ---- embedding ----------------------------------------------------------------------------------------------------
@@ -168,27 +212,24 @@ void embedding_backward(const Tensor& d_table, const Tensor& d_out, const Tensor
 // ---- bmm: out (B, M, N) = op(a) · op(b) ---------------------------------------------------------------------------
 // a is (B, M, K), or (B, K, M) with trans_a; b is (B, K, N), or (B, N, K) with trans_b.
 
-void bmm_forward(const Tensor& out, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
+namespace {
+
+void bmm_forward_impl(const Tensor& out, Operand a, Operand b, std::int64_t k, bool trans_a, bool trans_b) {
   const std::int64_t batch = out.dim(0);
   const std::int64_t m = out.dim(1);
   const std::int64_t n = out.dim(2);
-  const std::int64_t k = trans_a ? a.dim(1) : a.dim(2);
   if (batch * m * n == 0) return;
-  gemm_row_major(trans_a, trans_b, m, n, k, 1.0f, data_or_null(a), data_or_null(b), 0.0f, out.data<float>(), batch);
+  gemm_row_major(trans_a, trans_b, m, n, k, 1.0f, a, b, 0.0f, out.data<float>(), batch);
 }
 
 // With C = op(A)·op(B): ∂op(A) = dC·op(B)ᵀ and ∂op(B) = op(A)ᵀ·dC. A stored transposed gets the transpose of
 // ∂op(A): ∂A = op(B)·dCᵀ; likewise ∂B = dCᵀ·op(A) when B is stored transposed. Both overwrite.
-void bmm_backward(const Tensor& d_a, const Tensor& d_b, const Tensor& d_out, const Tensor& a, const Tensor& b,
-                  bool trans_a, bool trans_b) {
+void bmm_backward_impl(const Tensor& d_a, const Tensor& d_b, const Tensor& d_out, Operand dc, Operand pa,
+                       Operand pb, std::int64_t k, bool trans_a, bool trans_b) {
   const std::int64_t batch = d_out.dim(0);
   const std::int64_t m = d_out.dim(1);
   const std::int64_t n = d_out.dim(2);
-  const std::int64_t k = trans_a ? a.dim(1) : a.dim(2);
   if (batch == 0 || k == 0) return;  // d_a and d_b are empty
-  const float* dc = data_or_null(d_out);
-  const float* pa = data_or_null(a);
-  const float* pb = data_or_null(b);
   if (d_a.defined()) {
     if (!trans_a) {
       // d_a (M × K) = dC (M × N) · op(B)ᵀ; op(B)ᵀ is b itself (N × K) when trans_b, else bᵀ of b (K × N).
@@ -207,6 +248,36 @@ void bmm_backward(const Tensor& d_a, const Tensor& d_b, const Tensor& d_out, con
       gemm_row_major(true, trans_a, n, k, m, 1.0f, dc, pa, 0.0f, data_or_null(d_b), batch);
     }
   }
+}
+
+std::int64_t inner_dim(const Tensor& a, bool trans_a) { return trans_a ? a.dim(1) : a.dim(2); }
+
+}  // namespace
+
+void bmm_forward(const Tensor& out, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
+  bmm_forward_impl(out, operand(a), operand(b), inner_dim(a, trans_a), trans_a, trans_b);
+}
+
+void bmm_backward(const Tensor& d_a, const Tensor& d_b, const Tensor& d_out, const Tensor& a, const Tensor& b,
+                  bool trans_a, bool trans_b) {
+  bmm_backward_impl(d_a, d_b, d_out, operand(d_out), operand(a), operand(b), inner_dim(a, trans_a), trans_a,
+                    trans_b);
+}
+
+void lowp::bmm_forward(const Tensor& out, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b,
+                       DType format) {
+  bmm_forward_impl(out, operand(in_format(a, format)), operand(in_format(b, format)), inner_dim(a, trans_a), trans_a,
+                   trans_b);
+}
+
+void lowp::bmm_backward(const Tensor& d_a, const Tensor& d_b, const Tensor& d_out, const Tensor& a, const Tensor& b,
+                        bool trans_a, bool trans_b, DType format) {
+  // d_a reads dC and b, d_b reads dC and a: only those are converted.
+  const Tensor dc = in_format(d_out, format);
+  const Tensor pa = d_b.defined() ? in_format(a, format) : Tensor{};
+  const Tensor pb = d_a.defined() ? in_format(b, format) : Tensor{};
+  bmm_backward_impl(d_a, d_b, d_out, operand(dc), operand(pa), operand(pb), inner_dim(a, trans_a), trans_a,
+                    trans_b);
 }
 
 }  // namespace bigcolor::cuda

@@ -10,44 +10,13 @@
 
 #include "kernels/cuda/device_helpers.cuh"
 #include "kernels/cuda/cuda_ops.h"
+#include "kernels/cuda/upsample2x.cuh"
 
 namespace bigcolor::cuda {
 
 namespace {
 
 constexpr int kThreads = 256;
-
-// in (P, H, W) -> out (P, 2H, 2W).
-__global__ void upsample2x_forward_kernel(float* out, const float* in, std::int64_t planes, std::int64_t h,
-                                          std::int64_t w) {
-  const std::int64_t ow = 2 * w;
-  const std::int64_t n = planes * 4 * h * w;
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
-    const std::int64_t x = i % ow;
-    const std::int64_t rest = i / ow;  // p · 2H + y
-    const std::int64_t y = rest % (2 * h);
-    const std::int64_t p = rest / (2 * h);
-    out[i] = in[(p * h + y / 2) * w + x / 2];
-  }
-}
-
-// d_out (P, 2H, 2W) -> d_in (P, H, W): each input element sums its 2×2 block.
-__global__ void upsample2x_backward_kernel(float* d_in, const float* d_out, std::int64_t planes, std::int64_t h,
-                                           std::int64_t w) {
-  const std::int64_t ow = 2 * w;
-  const std::int64_t n = planes * h * w;
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
-    const std::int64_t x = i % w;
-    const std::int64_t rest = i / w;  // p · H + y
-    const std::int64_t y = rest % h;
-    const std::int64_t p = rest / h;
-    const float* top = d_out + (p * 2 * h + 2 * y) * ow + 2 * x;  // d_out[p, 2y, 2x]
-    const float* bottom = top + ow;                                 // d_out[p, 2y + 1, 2x]
-    d_in[i] = top[0] + top[1] + bottom[0] + bottom[1];
-  }
-}
 
 // in (P, H, W) -> out (P, Ho, Wo), Ho = H / 2, Wo = W / 2.
 __global__ void avgpool2x2_forward_kernel(float* out, const float* in, std::int64_t planes, std::int64_t h,
@@ -150,16 +119,16 @@ Planes planes_of(const Tensor& t) { return {t.dim(0) * t.dim(1), t.dim(2), t.dim
 void upsample_nearest2x_forward(const Tensor& out, const Tensor& in) {
   if (out.numel() == 0) return;
   const Planes s = planes_of(in);
-  upsample2x_forward_kernel<<<grid_blocks(out.numel(), kThreads), kThreads>>>(out.data<float>(), in.data<float>(),
-                                                                              s.planes, s.h, s.w);
+  upsample2x_kernel<<<grid_blocks(out.numel(), kThreads), kThreads>>>(out.data<float>(), in.data<float>(),
+                                                                      SameFloat{}, s.planes, s.h, s.w);
   check_launch();
 }
 
 void upsample_nearest2x_backward(const Tensor& d_in, const Tensor& d_out) {
   if (!d_in.defined() || d_in.numel() == 0) return;
   const Planes s = planes_of(d_in);
-  upsample2x_backward_kernel<<<grid_blocks(d_in.numel(), kThreads), kThreads>>>(
-      d_in.data<float>(), d_out.data<float>(), s.planes, s.h, s.w);
+  upsample2x_adjoint_kernel<<<grid_blocks(d_in.numel(), kThreads), kThreads>>>(
+      d_in.data<float>(), d_out.data<float>(), SameFloat{}, s.planes, s.h, s.w);
   check_launch();
 }
 
