@@ -264,6 +264,25 @@ OpCase mse_case(const Tensor& a, const Tensor& b) {
       0.1);
 }
 
+OpCase l1_case(const Tensor& a, const Tensor& b) {
+  return binary_case(
+      "l1_loss", a, b, {1}, [](const Tensors& t) { ops::l1_loss_forward(t.at("out"), t.at("a"), t.at("b")); },
+      [](const Tensors& t) {
+        ops::l1_loss_backward(get(t, "d_a"), get(t, "d_b"), t.at("d_out"), t.at("a"), t.at("b"));
+      },
+      0.1);
+}
+
+// b = a ± (0.3 … 1.3) elementwise: every |a − b| is at least 0.3, so the finite differences (steps of 0.1) never
+// cross the L1 loss's kink at a = b, where it has no derivative.
+Tensor away_from(const Tensor& a, Rng& rng) {
+  std::vector<float> b = a.to_vector();
+  const std::vector<float> offset = random_uniform(a.shape(), rng, 0.3f, 1.3f).to_vector();
+  const std::vector<float> sign = random_uniform(a.shape(), rng, -1.0f, 1.0f).to_vector();
+  for (std::size_t i = 0; i < b.size(); ++i) b[i] += sign[i] < 0.0f ? -offset[i] : offset[i];
+  return Tensor::from_vector(b, a.shape());
+}
+
 // Batch norm over (B, C) or (B, C, H, W); every forward starts from the same running statistics (running_*0), so
 // repeated evaluations (finite differences, the determinism re-run) see the same update.
 OpCase batchnorm_op(const Tensor& in, const Tensor& weight, const Tensor& bias, const Tensor& running_mean0,
@@ -535,6 +554,20 @@ std::vector<OpEntry> primitive_op_entries() {
                  return cases;
                },
                12, 911, mse_golden()});
+  e.push_back({"l1_loss",
+               [](Rng& rng) {
+                 const Tensor a = random_normal({3, 2, 4}, rng);
+                 return Cases{l1_case(a, away_from(a, rng))};
+               },
+               [](Rng& rng) {
+                 Cases cases;
+                 for (const Shape& s : {Shape{3, 5, 7, 5}, Shape{517, 999}}) {
+                   const Tensor a = random_normal(s, rng);
+                   cases.push_back(l1_case(a, random_normal(s, rng)));
+                 }
+                 return cases;
+               },
+               13, 912, l1_golden()});
   return e;
 }
 

@@ -23,6 +23,7 @@ OpCase reduce_case(bool mean, const Tensor& in, const Shape& out_shape);
 OpCase add_case(const Tensor& a, const Tensor& b);
 OpCase mul_case(const Tensor& a, const Tensor& b);
 OpCase mse_case(const Tensor& a, const Tensor& b);
+OpCase l1_case(const Tensor& a, const Tensor& b);
 // weight and bias undefined: no affine transform.
 OpCase batchnorm_op(const Tensor& in, const Tensor& weight, const Tensor& bias, const Tensor& running_mean0,
                     const Tensor& running_var0, bool training, float momentum, float eps);
@@ -44,5 +45,6 @@ GoldenSpec maxpool_golden();
 GoldenSpec batchnorm_golden();
 GoldenSpec reduce_golden(bool mean);
 GoldenSpec mse_golden();
+GoldenSpec l1_golden();
 
 }  // namespace bigcolor::test

@@ -138,4 +138,12 @@ GoldenSpec mse_golden() {
           }};
 }
 
+GoldenSpec l1_golden() {
+  return {"l1", "", 4, [](const GoldenCase& g) {
+            OpCase c = l1_case(g.t("a"), g.t("b"));
+            c.partials = {only({"d_b"})};
+            return c;
+          }};
+}
+
 }  // namespace bigcolor::test

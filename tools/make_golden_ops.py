@@ -452,14 +452,25 @@ def make_mse():
     return g
 
 
+def make_l1():
+    g = GoldenFile("l1")
+    for name, shape in [("bchw", (3, 5, 7, 5)), ("bc", (7, 13)), ("one", (1,)), ("bcl", (3, 13, 7))]:
+        c = g.case(name)
+        c.autograd(lambda **t: F.l1_loss(t["a"], t["b"]).reshape(1), {"a": c.randn(*shape), "b": c.randn(*shape)},
+                   ["a", "b"])
+    return g
+
+
 FAMILIES = [make_conv2d, make_linear, make_embedding, make_bmm, make_softmax, make_activations, make_elementwise,
-            make_upsample, make_pooling, make_batchnorm, make_reduce, make_mse]
+            make_upsample, make_pooling, make_batchnorm, make_reduce, make_mse, make_l1]
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", default=os.path.join(REPO_ROOT, "tests", "golden"),
                         help="output folder (default: tests/golden of this repository)")
+    parser.add_argument("--only", nargs="*", default=None, metavar="FAMILY",
+                        help="write only these families (file names without .safetensors, e.g. l1)")
     args = parser.parse_args()
 
     torch.manual_seed(SEED)
@@ -470,6 +481,8 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     total = 0
     for make in FAMILIES:
+        if args.only is not None and make.__name__[len("make_"):] not in args.only:
+            continue
         golden = make()
         path = golden.save(args.out)
         size = os.path.getsize(path)

@@ -333,22 +333,26 @@ BIGCOLOR_REDUCTION_OP(sum)
 BIGCOLOR_REDUCTION_OP(mean)
 #undef BIGCOLOR_REDUCTION_OP
 
-void mse_loss_forward(const Tensor& out, const Tensor& a, const Tensor& b) {
-  Device d = check_common("mse_loss_forward", {{"out", out}, {"a", a}, {"b", b}}, {"out", "a", "b"});
-  check_same_shape("mse_loss_forward", {{"a", a}, {"b", b}});
-  check_scalar("mse_loss_forward", "out", out);
-  BIGCOLOR_CHECK(a.numel() > 0, "mse_loss_forward: empty inputs");
-  BIGCOLOR_DISPATCH(d, mse_loss_forward(out, a, b));
-}
-
-void mse_loss_backward(const Tensor& d_a, const Tensor& d_b, const Tensor& d_out, const Tensor& a,
-                       const Tensor& b) {
-  Device d = check_common("mse_loss_backward", {{"d_a", d_a}, {"d_b", d_b}, {"d_out", d_out}, {"a", a}, {"b", b}},
-                          {"d_out", "a", "b"});
-  check_same_shape("mse_loss_backward", {{"a", a}, {"b", b}, {"d_a", d_a}, {"d_b", d_b}});
-  check_scalar("mse_loss_backward", "d_out", d_out);
-  BIGCOLOR_DISPATCH(d, mse_loss_backward(d_a, d_b, d_out, a, b));
-}
+// The losses of two equal-shaped inputs into one scalar: mse_loss, l1_loss.
+#define BIGCOLOR_PAIR_LOSS_OP(name)                                                                                 \
+  void name##_forward(const Tensor& out, const Tensor& a, const Tensor& b) {                                        \
+    Device d = check_common(#name "_forward", {{"out", out}, {"a", a}, {"b", b}}, {"out", "a", "b"});               \
+    check_same_shape(#name "_forward", {{"a", a}, {"b", b}});                                                       \
+    check_scalar(#name "_forward", "out", out);                                                                     \
+    BIGCOLOR_CHECK(a.numel() > 0, #name "_forward: empty inputs");                                                  \
+    BIGCOLOR_DISPATCH(d, name##_forward(out, a, b));                                                                \
+  }                                                                                                                 \
+  void name##_backward(const Tensor& d_a, const Tensor& d_b, const Tensor& d_out, const Tensor& a,                  \
+                       const Tensor& b) {                                                                           \
+    Device d = check_common(#name "_backward", {{"d_a", d_a}, {"d_b", d_b}, {"d_out", d_out}, {"a", a}, {"b", b}}, \
+                            {"d_out", "a", "b"});                                                                   \
+    check_same_shape(#name "_backward", {{"a", a}, {"b", b}, {"d_a", d_a}, {"d_b", d_b}});                          \
+    check_scalar(#name "_backward", "d_out", d_out);                                                                \
+    BIGCOLOR_DISPATCH(d, name##_backward(d_a, d_b, d_out, a, b));                                                   \
+  }
+BIGCOLOR_PAIR_LOSS_OP(mse_loss)
+BIGCOLOR_PAIR_LOSS_OP(l1_loss)
+#undef BIGCOLOR_PAIR_LOSS_OP
 
 }  // namespace bigcolor::ops
 

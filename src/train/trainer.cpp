@@ -82,7 +82,8 @@ std::vector<Tensor> adam_tensors(const Adam& adam) {
 }  // namespace
 
 bool StepLosses::finite() const {
-  return std::isfinite(loss_d) && std::isfinite(loss_g) && std::isfinite(mse) && std::isfinite(lpips);
+  return std::isfinite(loss_d) && std::isfinite(loss_g) && std::isfinite(mse) && std::isfinite(l1) &&
+         std::isfinite(lpips);
 }
 
 std::vector<Module::NamedParameter> Trainer::trained_parameters(Colorizer& eg) {
@@ -254,6 +255,14 @@ StepLosses Trainer::step(const StepBatch& batch) {
     losses.mse = options_.coef_mse * fn::item(value);
     ops::mse_loss_backward(Tensor{}, d_fake01, Tensor::full({1}, options_.coef_mse * loss_scale, dev), x, fake01);
   }
+  if (options_.coef_l1 > 0.0f) {  // the backward overwrites its gradient: added to the MSE's
+    Tensor value = Tensor::empty({1}, DType::F32, dev);
+    ops::l1_loss_forward(value, x, fake01);
+    losses.l1 = options_.coef_l1 * fn::item(value);
+    const Tensor d_l1 = Tensor::empty(fake.shape(), DType::F32, dev);
+    ops::l1_loss_backward(Tensor{}, d_l1, Tensor::full({1}, options_.coef_l1 * loss_scale, dev), x, fake01);
+    fn::add_into(d_fake01, d_l1);
+  }
   if (perceptual_)  // its gradient scaled as the others; the value back to unscaled (a power of two: exact)
     losses.lpips = perceptual_->compute(x, fake01, options_.coef_lpips * loss_scale, &d_fake01) / loss_scale;
   fn::add_into(d_fake, fn::scale(d_fake01, 0.5f));
@@ -265,13 +274,14 @@ StepLosses Trainer::step(const StepBatch& batch) {
     timing_.overlapped += g_buckets_->in_flight_seconds();
     // The log's losses: the means over the ranks (every rank gets the same numbers, so all stop on the same step
     // when one is not finite).
-    std::vector<double> sums = {losses.loss_d, losses.loss_g, losses.mse, losses.lpips};
+    std::vector<double> sums = {losses.loss_d, losses.loss_g, losses.mse, losses.lpips, losses.l1};
     group_->all_reduce_sum(sums);
     const double n = group_->size();
     losses.loss_d = static_cast<float>(sums[0] / n);
     losses.loss_g = static_cast<float>(sums[1] / n);
     losses.mse = static_cast<float>(sums[2] / n);
     losses.lpips = static_cast<float>(sums[3] / n);
+    losses.l1 = static_cast<float>(sums[4] / n);
   }
   if (scaler_.unscale_and_check(gradients(trained_parameters(eg_))))
     adam_g_.step();

@@ -1,4 +1,6 @@
-// Reductions over trailing axes and the MSE loss on the CPU. Sums run in double, in a fixed order.
+// Reductions over trailing axes and the MSE and L1 losses on the CPU. Sums run in double, in a fixed order.
+#include <cmath>
+
 #include "kernels/cpu/cpu_ops.h"
 
 namespace bigcolor::cpu {
@@ -58,6 +60,32 @@ void mse_loss_backward(const Tensor& d_a, const Tensor& d_b, const Tensor& d_out
 #pragma omp parallel for schedule(static) if (n > 32768)
   for (std::int64_t i = 0; i < n; ++i) {
     const float g = scale * (x[i] - y[i]);
+    if (da) da[i] = g;
+    if (db) db[i] = -g;
+  }
+}
+
+void l1_loss_forward(const Tensor& out, const Tensor& a, const Tensor& b) {
+  const float* x = a.data<float>();
+  const float* y = b.data<float>();
+  const std::int64_t n = a.numel();
+  double s = 0.0;
+#pragma omp parallel for reduction(+ : s) schedule(static) if (n > 32768)
+  for (std::int64_t i = 0; i < n; ++i) s += std::fabs(static_cast<double>(x[i]) - y[i]);
+  out.data<float>()[0] = static_cast<float>(s / static_cast<double>(n));
+}
+
+// ∂/∂a mean(|a − b|) = sign(a − b)/n (0 where a = b), and the negative for b.
+void l1_loss_backward(const Tensor& d_a, const Tensor& d_b, const Tensor& d_out, const Tensor& a, const Tensor& b) {
+  const float* x = a.data<float>();
+  const float* y = b.data<float>();
+  const std::int64_t n = a.numel();
+  const float scale = d_out.data<float>()[0] / static_cast<float>(n);
+  float* da = d_a.defined() ? d_a.data<float>() : nullptr;
+  float* db = d_b.defined() ? d_b.data<float>() : nullptr;
+#pragma omp parallel for schedule(static) if (n > 32768)
+  for (std::int64_t i = 0; i < n; ++i) {
+    const float g = x[i] > y[i] ? scale : x[i] < y[i] ? -scale : 0.0f;
     if (da) da[i] = g;
     if (db) db[i] = -g;
   }

@@ -9,6 +9,7 @@
 //
 // mse_loss: out (1) = Σ (a − b)² / n, the same machinery with rows = 1 and the squared difference as the element.
 // Backward: d_a = 2·(a − b)/n · d_out[0], d_b = −d_a; d_out[0] is read on the device.
+// l1_loss: the same with |a − b|; backward d_a = sign(a − b)/n · d_out[0].
 #include <cstdint>
 
 #include "kernels/cuda/device_helpers.cuh"
@@ -36,6 +37,11 @@ struct SquaredDifference {
     const double d = static_cast<double>(a[i]) - static_cast<double>(b[i]);
     return d * d;
   }
+};
+struct AbsoluteDifference {
+  const float* a;
+  const float* b;
+  __device__ double operator()(std::int64_t i) const { return fabs(static_cast<double>(a[i]) - b[i]); }
 };
 
 // grid: rows · splits blocks, block (row, split) = blockIdx.x / splits, blockIdx.x % splits.
@@ -125,6 +131,17 @@ __global__ void mse_backward_kernel(float* d_a, float* d_b, const float* d_out, 
   }
 }
 
+__global__ void l1_backward_kernel(float* d_a, float* d_b, const float* d_out, const float* a, const float* b,
+                                   std::int64_t n) {
+  const float g = d_out[0] / static_cast<float>(n);
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+    const float grad = a[i] > b[i] ? g : a[i] < b[i] ? -g : 0.0f;
+    if (d_a != nullptr) d_a[i] = grad;
+    if (d_b != nullptr) d_b[i] = -grad;
+  }
+}
+
 // Rows of a trailing-axes reduction from `in` to `out`: out.numel() (1 for shapes (1) and ()).
 struct RowsCols {
   std::int64_t rows, cols;
@@ -178,6 +195,22 @@ void mse_loss_backward(const Tensor& d_a, const Tensor& d_b, const Tensor& d_out
   mse_backward_kernel<<<grid_blocks(n, kThreads), kThreads>>>(ptr_or_null(d_a), ptr_or_null(d_b),
                                                               d_out.data<float>(), a.data<float>(),
                                                               b.data<float>(), n);
+  check_launch();
+}
+
+void l1_loss_forward(const Tensor& out, const Tensor& a, const Tensor& b) {
+  const std::int64_t n = a.numel();
+  const double scale = 1.0 / static_cast<double>(n);
+  reduce_rows(out.data<float>(),
+              AbsoluteDifference{n == 0 ? nullptr : a.data<float>(), n == 0 ? nullptr : b.data<float>()}, 1, n,
+              scale);
+}
+
+void l1_loss_backward(const Tensor& d_a, const Tensor& d_b, const Tensor& d_out, const Tensor& a, const Tensor& b) {
+  const std::int64_t n = a.numel();
+  if ((!d_a.defined() && !d_b.defined()) || n == 0) return;
+  l1_backward_kernel<<<grid_blocks(n, kThreads), kThreads>>>(ptr_or_null(d_a), ptr_or_null(d_b), d_out.data<float>(),
+                                                             a.data<float>(), b.data<float>(), n);
   check_launch();
 }
 
