@@ -73,6 +73,9 @@ for t in by_tag.values():
     t["ab_error"] = round(t["ab_error"] / t["photos"], 3)
     t["ab_error_gray"] = round(t["ab_error_gray"] / t["photos"], 3)
 better = sum(r["ab_error"] < r["ab_error_gray"] for r in report["images"].values())
+# Where it was trained: this machine's CPU model and core count, and the run's precision.
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown CPU")
+machine = f"{os.cpu_count()}-core {cpu} (this project's development machine), CPU, {options.get('precision', 'fp32')}"
 manifest = {
     "file": "bigcolor-small.safetensors",
     "bytes": len(data),
@@ -85,8 +88,8 @@ manifest = {
         "options": options,
         "steps": log[-1]["step"],
         "seconds": round(log[-1]["seconds"]),
-        "machine": "2-core AMD EPYC (this project's development machine), CPU, FP32",
-        "final_losses": {k: log[-1][k] for k in ("loss_d", "loss_g", "mse")},
+        "machine": machine,
+        "final_losses": {k: log[-1][k] for k in ("loss_d", "loss_g", "mse", "l1") if k in log[-1]},
     },
     "data": {
         "photos": "data/photo_sources.tsv (source package, path, SHA-256, licence, author, split of each photo)",
