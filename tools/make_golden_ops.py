@@ -443,22 +443,22 @@ def make_reduce():
     return g
 
 
-def make_mse():
-    g = GoldenFile("mse")
+def make_pair_loss(family, loss):
+    """A loss of two equal-shaped inputs to one scalar (mse, l1), at a few shapes."""
+    g = GoldenFile(family)
     for name, shape in [("bchw", (3, 5, 7, 5)), ("bc", (7, 13)), ("one", (1,)), ("bcl", (3, 13, 7))]:
         c = g.case(name)
-        c.autograd(lambda **t: F.mse_loss(t["a"], t["b"]).reshape(1), {"a": c.randn(*shape), "b": c.randn(*shape)},
+        c.autograd(lambda **t: loss(t["a"], t["b"]).reshape(1), {"a": c.randn(*shape), "b": c.randn(*shape)},
                    ["a", "b"])
     return g
+
+
+def make_mse():
+    return make_pair_loss("mse", F.mse_loss)
 
 
 def make_l1():
-    g = GoldenFile("l1")
-    for name, shape in [("bchw", (3, 5, 7, 5)), ("bc", (7, 13)), ("one", (1,)), ("bcl", (3, 13, 7))]:
-        c = g.case(name)
-        c.autograd(lambda **t: F.l1_loss(t["a"], t["b"]).reshape(1), {"a": c.randn(*shape), "b": c.randn(*shape)},
-                   ["a", "b"])
-    return g
+    return make_pair_loss("l1", F.l1_loss)
 
 
 FAMILIES = [make_conv2d, make_linear, make_embedding, make_bmm, make_softmax, make_activations, make_elementwise,

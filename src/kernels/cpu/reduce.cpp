@@ -35,60 +35,57 @@ void sum_backward(const Tensor& d_in, const Tensor& d_out) { broadcast_trailing(
 void mean_forward(const Tensor& out, const Tensor& in) { reduce_trailing(out, in, true); }
 void mean_backward(const Tensor& d_in, const Tensor& d_out) { broadcast_trailing(d_in, d_out, true); }
 
-void mse_loss_forward(const Tensor& out, const Tensor& a, const Tensor& b) {
+namespace {
+
+// out (1) = mean over i of term(a[i], b[i]), summed in double.
+template <typename Term>
+void mean_of_pairs(const Tensor& out, const Tensor& a, const Tensor& b, Term term) {
   const float* x = a.data<float>();
   const float* y = b.data<float>();
   const std::int64_t n = a.numel();
   double s = 0.0;
 #pragma omp parallel for reduction(+ : s) schedule(static) if (n > 32768)
-  for (std::int64_t i = 0; i < n; ++i) {
-    const double d = static_cast<double>(x[i]) - y[i];
-    s += d * d;
-  }
+  for (std::int64_t i = 0; i < n; ++i) s += term(static_cast<double>(x[i]) - y[i]);
   out.data<float>()[0] = static_cast<float>(s / static_cast<double>(n));
+}
+
+// d_a[i] = (factor · d_out[0] / n) · slope(a[i], b[i]), d_b = −d_a (either may be undefined).
+template <typename Slope>
+void pair_gradients(const Tensor& d_a, const Tensor& d_b, const Tensor& d_out, const Tensor& a, const Tensor& b,
+                    float factor, Slope slope) {
+  const float* x = a.data<float>();
+  const float* y = b.data<float>();
+  const std::int64_t n = a.numel();
+  const float scale = factor * d_out.data<float>()[0] / static_cast<float>(n);
+  float* da = d_a.defined() ? d_a.data<float>() : nullptr;
+  float* db = d_b.defined() ? d_b.data<float>() : nullptr;
+#pragma omp parallel for schedule(static) if (n > 32768)
+  for (std::int64_t i = 0; i < n; ++i) {
+    const float g = scale * slope(x[i], y[i]);
+    if (da) da[i] = g;
+    if (db) db[i] = -g;
+  }
+}
+
+}  // namespace
+
+void mse_loss_forward(const Tensor& out, const Tensor& a, const Tensor& b) {
+  mean_of_pairs(out, a, b, [](double d) { return d * d; });
 }
 
 // ∂/∂a mean((a − b)²) = 2(a − b)/n, and the negative for b.
 void mse_loss_backward(const Tensor& d_a, const Tensor& d_b, const Tensor& d_out, const Tensor& a,
                        const Tensor& b) {
-  const float* x = a.data<float>();
-  const float* y = b.data<float>();
-  const std::int64_t n = a.numel();
-  const float scale = 2.0f * d_out.data<float>()[0] / static_cast<float>(n);
-  float* da = d_a.defined() ? d_a.data<float>() : nullptr;
-  float* db = d_b.defined() ? d_b.data<float>() : nullptr;
-#pragma omp parallel for schedule(static) if (n > 32768)
-  for (std::int64_t i = 0; i < n; ++i) {
-    const float g = scale * (x[i] - y[i]);
-    if (da) da[i] = g;
-    if (db) db[i] = -g;
-  }
+  pair_gradients(d_a, d_b, d_out, a, b, 2.0f, [](float x, float y) { return x - y; });
 }
 
 void l1_loss_forward(const Tensor& out, const Tensor& a, const Tensor& b) {
-  const float* x = a.data<float>();
-  const float* y = b.data<float>();
-  const std::int64_t n = a.numel();
-  double s = 0.0;
-#pragma omp parallel for reduction(+ : s) schedule(static) if (n > 32768)
-  for (std::int64_t i = 0; i < n; ++i) s += std::fabs(static_cast<double>(x[i]) - y[i]);
-  out.data<float>()[0] = static_cast<float>(s / static_cast<double>(n));
+  mean_of_pairs(out, a, b, [](double d) { return std::fabs(d); });
 }
 
 // ∂/∂a mean(|a − b|) = sign(a − b)/n (0 where a = b), and the negative for b.
 void l1_loss_backward(const Tensor& d_a, const Tensor& d_b, const Tensor& d_out, const Tensor& a, const Tensor& b) {
-  const float* x = a.data<float>();
-  const float* y = b.data<float>();
-  const std::int64_t n = a.numel();
-  const float scale = d_out.data<float>()[0] / static_cast<float>(n);
-  float* da = d_a.defined() ? d_a.data<float>() : nullptr;
-  float* db = d_b.defined() ? d_b.data<float>() : nullptr;
-#pragma omp parallel for schedule(static) if (n > 32768)
-  for (std::int64_t i = 0; i < n; ++i) {
-    const float g = x[i] > y[i] ? scale : x[i] < y[i] ? -scale : 0.0f;
-    if (da) da[i] = g;
-    if (db) db[i] = -g;
-  }
+  pair_gradients(d_a, d_b, d_out, a, b, 1.0f, [](float x, float y) { return x > y ? 1.0f : x < y ? -1.0f : 0.0f; });
 }
 
 }  // namespace bigcolor::cpu

@@ -119,24 +119,20 @@ __global__ void broadcast_rows_kernel(float* d_in, const float* d_out, std::int6
   }
 }
 
-// d_a = 2·(a − b)/n · d_out[0], d_b = −d_a (either may be null).
-__global__ void mse_backward_kernel(float* d_a, float* d_b, const float* d_out, const float* a, const float* b,
-                                    std::int64_t n) {
-  const float g = d_out[0] * (2.0f / static_cast<float>(n));
+// d_a = (factor / n) · d_out[0] · slope(a, b), d_b = −d_a (either may be null).
+struct DifferenceSlope {  // the MSE's, with factor 2
+  __device__ float operator()(float a, float b) const { return a - b; }
+};
+struct SignSlope {  // the L1's, with factor 1: sign(a − b), 0 where a = b
+  __device__ float operator()(float a, float b) const { return a > b ? 1.0f : a < b ? -1.0f : 0.0f; }
+};
+template <typename Slope>
+__global__ void pair_loss_backward_kernel(float* d_a, float* d_b, const float* d_out, const float* a, const float* b,
+                                          std::int64_t n, float factor, Slope slope) {
+  const float g = d_out[0] * (factor / static_cast<float>(n));
   for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
-    const float grad = g * (a[i] - b[i]);
-    if (d_a != nullptr) d_a[i] = grad;
-    if (d_b != nullptr) d_b[i] = -grad;
-  }
-}
-
-__global__ void l1_backward_kernel(float* d_a, float* d_b, const float* d_out, const float* a, const float* b,
-                                   std::int64_t n) {
-  const float g = d_out[0] / static_cast<float>(n);
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
-    const float grad = a[i] > b[i] ? g : a[i] < b[i] ? -g : 0.0f;
+    const float grad = g * slope(a[i], b[i]);
     if (d_a != nullptr) d_a[i] = grad;
     if (d_b != nullptr) d_b[i] = -grad;
   }
@@ -179,39 +175,45 @@ void sum_backward(const Tensor& d_in, const Tensor& d_out) { sum_or_mean_backwar
 void mean_forward(const Tensor& out, const Tensor& in) { sum_or_mean(out, in, true); }
 void mean_backward(const Tensor& d_in, const Tensor& d_out) { sum_or_mean_backward(d_in, d_out, true); }
 
-void mse_loss_forward(const Tensor& out, const Tensor& a, const Tensor& b) {
+namespace {
+
+// out (1) = mean of Element over a and b (n = 0: 0 · (1/0) = NaN, the mean of nothing).
+template <typename Element>
+void pair_loss_forward(const Tensor& out, const Tensor& a, const Tensor& b) {
   const std::int64_t n = a.numel();
-  // n = 0: 0 · (1/0) = NaN, the mean of nothing.
   const double scale = 1.0 / static_cast<double>(n);
-  reduce_rows(out.data<float>(),
-              SquaredDifference{n == 0 ? nullptr : a.data<float>(), n == 0 ? nullptr : b.data<float>()}, 1, n,
-              scale);
+  reduce_rows(out.data<float>(), Element{n == 0 ? nullptr : a.data<float>(), n == 0 ? nullptr : b.data<float>()}, 1,
+              n, scale);
+}
+
+template <typename Slope>
+void pair_loss_backward(const Tensor& d_a, const Tensor& d_b, const Tensor& d_out, const Tensor& a, const Tensor& b,
+                        float factor) {
+  const std::int64_t n = a.numel();
+  if ((!d_a.defined() && !d_b.defined()) || n == 0) return;
+  pair_loss_backward_kernel<<<grid_blocks(n, kThreads), kThreads>>>(ptr_or_null(d_a), ptr_or_null(d_b),
+                                                                    d_out.data<float>(), a.data<float>(),
+                                                                    b.data<float>(), n, factor, Slope{});
+  check_launch();
+}
+
+}  // namespace
+
+void mse_loss_forward(const Tensor& out, const Tensor& a, const Tensor& b) {
+  pair_loss_forward<SquaredDifference>(out, a, b);
 }
 
 void mse_loss_backward(const Tensor& d_a, const Tensor& d_b, const Tensor& d_out, const Tensor& a,
                        const Tensor& b) {
-  const std::int64_t n = a.numel();
-  if ((!d_a.defined() && !d_b.defined()) || n == 0) return;
-  mse_backward_kernel<<<grid_blocks(n, kThreads), kThreads>>>(ptr_or_null(d_a), ptr_or_null(d_b),
-                                                              d_out.data<float>(), a.data<float>(),
-                                                              b.data<float>(), n);
-  check_launch();
+  pair_loss_backward<DifferenceSlope>(d_a, d_b, d_out, a, b, 2.0f);
 }
 
 void l1_loss_forward(const Tensor& out, const Tensor& a, const Tensor& b) {
-  const std::int64_t n = a.numel();
-  const double scale = 1.0 / static_cast<double>(n);
-  reduce_rows(out.data<float>(),
-              AbsoluteDifference{n == 0 ? nullptr : a.data<float>(), n == 0 ? nullptr : b.data<float>()}, 1, n,
-              scale);
+  pair_loss_forward<AbsoluteDifference>(out, a, b);
 }
 
 void l1_loss_backward(const Tensor& d_a, const Tensor& d_b, const Tensor& d_out, const Tensor& a, const Tensor& b) {
-  const std::int64_t n = a.numel();
-  if ((!d_a.defined() && !d_b.defined()) || n == 0) return;
-  l1_backward_kernel<<<grid_blocks(n, kThreads), kThreads>>>(ptr_or_null(d_a), ptr_or_null(d_b), d_out.data<float>(),
-                                                             a.data<float>(), b.data<float>(), n);
-  check_launch();
+  pair_loss_backward<SignSlope>(d_a, d_b, d_out, a, b, 1.0f);
 }
 
 }  // namespace bigcolor::cuda
