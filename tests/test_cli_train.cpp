@@ -45,7 +45,7 @@ TEST_CASE("cli train: --help documents the options") {
   const Result r = run({"train", "--help"});
   REQUIRE_MESSAGE(r.status == 0, describe(r));
   for (const char* option : {"--data", "--val", "--out", "--resume", "--init-eg", "--init-g", "--init-d", "--vgg",
-                             "--epochs", "--batch", "--lr", "--lr-d", "--coef-adv", "--coef-mse", "--coef-lpips",
+                             "--epochs", "--batch", "--lr", "--lr-d", "--coef-adv", "--coef-mse", "--coef-l1", "--coef-lpips",
                              "--coef-enhance", "--seed", "--device", "--min-colorfulness", "--max-steps"})
     CHECK_MESSAGE(r.out.find(option) != std::string::npos, option);
 }
@@ -99,6 +99,30 @@ TEST_CASE("cli train: a short run writes its folder, and a resumed run equals an
   CHECK(again.status == 1);
   CHECK(again.err.find("already holds a training run") != std::string::npos);
   CHECK(read_text(scratch / "straight/checkpoints/latest.safetensors") == before);
+}
+
+// --coef-l1 (the bundled model's loss): recorded in run.json, logged as "l1" on every line, and the only EG loss
+// when MSE and LPIPS are weighted 0.
+TEST_CASE("cli train: --coef-l1 is recorded, logged and trains alone") {
+  Scratch scratch;
+  const std::string data = make_data(scratch, "data", 2, 2);
+  std::vector<std::string> args = train_args(data, scratch / "run", 2);
+  args.insert(args.end(), {"--no-discriminator", "--coef-mse", "0", "--coef-lpips", "0", "--coef-l1", "0.5"});
+  const Result r = run(args);
+  REQUIRE_MESSAGE(r.status == 0, describe(r));
+  CHECK(nlohmann::json::parse(read_text(scratch / "run/run.json")).at("coef_l1") == 0.5);
+  const std::vector<std::string> log = lines_of(scratch / "run/log.jsonl");
+  REQUIRE(log.size() == 2);
+  for (const std::string& line : log) {
+    const auto j = nlohmann::json::parse(line);
+    CHECK(j.at("l1").get<double>() > 0.0);
+    CHECK(j.at("l1").get<double>() < 0.5);  // 0.5 · mean |x − fake01|, both in [0, 1]
+    CHECK(j.at("mse").get<double>() == 0.0);
+  }
+  // Without --coef-l1 the log has no l1 (the official step's lines are unchanged).
+  const Result plain = run(train_args(data, scratch / "plain", 1));
+  REQUIRE_MESSAGE(plain.status == 0, describe(plain));
+  CHECK_FALSE(nlohmann::json::parse(lines_of(scratch / "plain/log.jsonl").at(0)).contains("l1"));
 }
 
 TEST_CASE("cli train: bad data folders are one clear error; unreadable images are skipped and counted") {
