@@ -4,6 +4,7 @@
 // tensors are reordered in and out.
 #include "kernels/cpu/dnnl_engine.h"
 
+#include <algorithm>
 #include <cstring>
 #include <mutex>
 #include <unordered_map>
@@ -29,6 +30,9 @@ void conv2d_forward(const Tensor&, const Tensor&, const Tensor&, const Tensor&, 
 void conv2d_backward(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, int,
                      bool) {
   throw Error("conv2d (bf16): this build has no oneDNN");
+}
+void attention_forward(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&) {
+  throw Error("attention (bf16): this build has no oneDNN");
 }
 
 #else
@@ -180,6 +184,26 @@ dnnl::convolution_forward::primitive_desc forward_pd(const ConvDescs& d, bool wi
   return cf::primitive_desc(desc, cpu_engine());
 }
 
+// A 2-D view (rows × cols, row stride `ld` elements) of plain memory as oneDNN memory, without a copy.
+memory view2d(const void* p, std::int64_t rows, std::int64_t cols, std::int64_t ld, dt type) {
+  return memory(memory::desc({rows, cols}, type, memory::dims{ld, 1}), cpu_engine(), const_cast<void*>(p));
+}
+
+// dst (M × N, F32, dense) = src (M × K) · weights (K × N), bf16 operands given as memory.
+void matmul_f32(const memory& src, const memory& weights, const memory& dst) {
+  const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src.get_desc(), weights.get_desc(), dst.get_desc()),
+                                        cpu_engine());
+  dnnl::matmul(pd).execute(thread_stream(), {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, dst}});
+}
+
+// A row softmax (or its log, `algo` = softmax_log) of `src` (q × M F32) into `dst` (q × M, dst's type).
+void softmax_rows(const memory& src, const memory& dst, dnnl::algorithm algo) {
+  using sm = dnnl::softmax_v2_forward;
+  const sm::primitive_desc pd(sm::desc(dnnl::prop_kind::forward_inference, algo, src.get_desc(), dst.get_desc(), 1),
+                              cpu_engine());
+  sm(pd).execute(thread_stream(), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}});
+}
+
 // acc (F32, n) += add (F32, n).
 void accumulate(float* acc, const float* add, std::int64_t n) {
 #pragma omp parallel for schedule(static)
@@ -268,6 +292,64 @@ void conv2d_backward(const Tensor& d_in, const Tensor& d_weight, const Tensor& d
     if (!direct) dnnl::reorder(dw_mem, user_dw).execute(stream, dw_mem, user_dw);
     stream.wait();
     accumulate(d_weight.data<float>(), dw.data<float>(), dw.numel());
+  }
+}
+
+// Per batch and block of q queries, as the FP32 kernel (cpu/attention.cpp), with the products on bf16 operands:
+//   θ16 (Ck × q), φ16 (Ck × M), g16 (Cv × M): the operands rounded to bf16 (oneDNN's reorders: nearest even);
+//   S (q × M) F32 = θ16ᵀ · φ16                                   (matmul, F32 accumulation)
+//   P (q × M) bf16 = softmax(S), L (q × M) F32 = log softmax(S)  (oneDNN's softmax: F32 arithmetic)
+//   lse[n] = S[n, 0] − L[n, 0]
+//   out[:, block] (Cv × q) F32 = g16 · Pᵀ                          (matmul)
+// P goes into the second product rounded to bf16, as autocast's bf16 softmax output does; the emulated engine
+// keeps it F32, so the two differ by about u in `out` (their test bar says so).
+void attention_forward(const Tensor& out, const Tensor& lse, const Tensor& theta, const Tensor& phi, const Tensor& g) {
+  const std::int64_t batch = theta.dim(0), ck = theta.dim(1), n = theta.dim(2), m = phi.dim(2), cv = g.dim(1);
+  if (batch * n == 0) return;
+  dnnl::stream& stream = thread_stream();
+  // Query blocks of up to 256, fewer for a long M: the score buffers stay near 1M elements each.
+  const std::int64_t block = std::clamp<std::int64_t>((std::int64_t{1} << 20) / std::max<std::int64_t>(m, 1), 1,
+                                                      std::min<std::int64_t>(256, n));
+  Buffer phi16 = buffer(memory::desc({ck, m}, dt::bf16, tag::ab));
+  Buffer g16 = buffer(memory::desc({cv, m}, dt::bf16, tag::ab));
+  const Buffer theta16 = buffer(memory::desc({ck, block}, dt::bf16, tag::ab));
+  const Buffer scores = buffer(memory::desc({block, m}, dt::f32, tag::ab));
+  const Buffer log_p = buffer(memory::desc({block, m}, dt::f32, tag::ab));
+  const Buffer p16 = buffer(memory::desc({block, m}, dt::bf16, tag::ab));
+  const Buffer o = buffer(memory::desc({cv, block}, dt::f32, tag::ab));
+  for (std::int64_t b = 0; b < batch; ++b) {
+    const float* th = theta.data<float>() + b * ck * n;
+    memory phi_b = view2d(phi.data<float>() + b * ck * m, ck, m, m, dt::f32);
+    memory g_b = view2d(g.data<float>() + b * cv * m, cv, m, m, dt::f32);
+    dnnl::reorder(phi_b, phi16.mem).execute(stream, phi_b, phi16.mem);
+    dnnl::reorder(g_b, g16.mem).execute(stream, g_b, g16.mem);
+    for (std::int64_t n0 = 0; n0 < n; n0 += block) {
+      const std::int64_t q = std::min(block, n - n0);
+      // The block's operands and results as q-sized views of the block-sized buffers.
+      memory th_block = view2d(th + n0, ck, q, n, dt::f32);
+      memory th16 = view2d(theta16.mem.get_data_handle(), ck, q, q, dt::bf16);
+      dnnl::reorder(th_block, th16).execute(stream, th_block, th16);
+      const memory th16_t(memory::desc({q, ck}, dt::bf16, memory::dims{1, q}), cpu_engine(),
+                          th16.get_data_handle());  // θ16ᵀ (q × Ck), the same bytes
+      memory s = view2d(scores.mem.get_data_handle(), q, m, m, dt::f32);
+      matmul_f32(th16_t, phi16.mem, s);
+      memory l = view2d(log_p.mem.get_data_handle(), q, m, m, dt::f32);
+      memory p = view2d(p16.mem.get_data_handle(), q, m, m, dt::bf16);
+      softmax_rows(s, p, dnnl::algorithm::softmax_accurate);
+      softmax_rows(s, l, dnnl::algorithm::softmax_log);
+      const memory p_t(memory::desc({m, q}, dt::bf16, memory::dims{1, m}), cpu_engine(),
+                       p.get_data_handle());  // Pᵀ (M × q)
+      memory ob = view2d(o.mem.get_data_handle(), cv, q, q, dt::f32);
+      matmul_f32(g16.mem, p_t, ob);
+      stream.wait();
+      const auto* sv = static_cast<const float*>(s.get_data_handle());
+      const auto* lv = static_cast<const float*>(l.get_data_handle());
+      float* lse_b = lse.data<float>() + b * n + n0;
+      for (std::int64_t i = 0; i < q; ++i) lse_b[i] = sv[i * m] - lv[i * m];
+      const auto* ov = static_cast<const float*>(ob.get_data_handle());
+      float* out_b = out.data<float>() + b * cv * n + n0;
+      for (std::int64_t c = 0; c < cv; ++c) std::memcpy(out_b + c * n, ov + c * q, sizeof(float) * q);
+    }
   }
 }
 

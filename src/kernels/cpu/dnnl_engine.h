@@ -1,4 +1,4 @@
-// The CPU's native bf16 engine: convolutions on oneDNN (Debian's libdnnl-dev), which runs bf16 on Intel AMX tiles
+// The CPU's native bf16 engine: convolutions and the attention core's forward on oneDNN (Debian's libdnnl-dev), which runs bf16 on Intel AMX tiles
 // where the CPU has them (Sapphire Rapids and later) and on AVX512-BF16 otherwise.
 //
 // Why oneDNN and not our own AMX tiles: measured on the 2-core Sapphire Rapids development machine (2026-12-02,
@@ -30,5 +30,9 @@ void conv2d_forward(const Tensor& out, const Tensor& in, const Tensor& weight, c
 // The op contract: d_in overwritten; d_weight, d_bias accumulated; undefined = not wanted.
 void conv2d_backward(const Tensor& d_in, const Tensor& d_weight, const Tensor& d_bias, const Tensor& d_out,
                      const Tensor& in, const Tensor& weight, int padding, bool upsample);
+// The attention core's forward (ops.h's attention_forward: out (B, Cv, N), lse (B, N) from θ (B, Ck, N),
+// φ (B, Ck, M), g (B, Cv, M)) with both products on bf16 operands and oneDNN's softmax; P enters the second
+// product rounded to bf16. Measured at the 768×1024 photo's shape (N = 49,152, M = 12,288): see dnnl_engine.cpp.
+void attention_forward(const Tensor& out, const Tensor& lse, const Tensor& theta, const Tensor& phi, const Tensor& g);
 
 }  // namespace bigcolor::cpu::dnnl_engine
