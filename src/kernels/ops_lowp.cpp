@@ -160,7 +160,9 @@ void bmm_backward(const Tensor& d_a, const Tensor& d_b, const Tensor& d_out, con
 // only: what colorize runs; at a 768×1024 photo's 49,152 × 12,288 scores the FP32 kernel took a third of the bf16
 // colorize): the same with P rounded to bf16 for the second product. The GPU runs the emulated route.
 void attention_forward(const Tensor& out, const Tensor& lse, const Tensor& theta, const Tensor& phi, const Tensor& g) {
-  if (theta.device() == Device::CPU && native(Device::CPU))
+  // Empty inner sizes (Ck, M or Cv = 0) are left to the FP32 kernel, which defines them.
+  const bool sized = theta.dim(1) > 0 && phi.dim(2) > 0 && g.dim(1) > 0;
+  if (theta.device() == Device::CPU && sized && native(Device::CPU))
     return cpu::dnnl_engine::attention_forward(out, lse, theta, phi, g);
   engine_used = "emulated";
   BIGCOLOR_DISPATCH(theta.device(), attention_forward(out, lse, rounded(theta), rounded(phi), rounded(g)));
