@@ -85,7 +85,7 @@ class Tensor {
   std::string describe() const;  // "(3, 4, 5) F32 cpu"
 
   // A promise that the storage's contents never change again (the fixed inference weights, layers/module.h), so
-  // engines may keep converted copies of it, keyed by storage_id() (kernels/cpu/dnnl_engine.h). Writing to an
+  // engines may keep converted copies of it, keyed by storage_id() (tensor/immutable_copies.h). Writing to an
   // immutable tensor afterwards is a bug those copies would hide.
   void mark_immutable() const;
   bool immutable() const { return storage_ != nullptr && storage_->immutable(); }

@@ -6,13 +6,13 @@
 
 #include <algorithm>
 #include <cstring>
-#include <mutex>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "kernels/cpu/cpu_ops.h"
 #include "tensor/error.h"
+#include "tensor/immutable_copies.h"
 
 #ifdef BIGCOLOR_WITH_DNNL
 #include <oneapi/dnnl/dnnl.hpp>
@@ -87,46 +87,16 @@ Buffer reordered(memory user, const memory::desc& desc) {
   return converted;
 }
 
-// Converted copies of immutable weights (Tensor::mark_immutable: the fixed W/σ of a loaded model), per storage and
-// layout, made on first use and dropped when the storage is freed: the weights are converted once, not per call
-// (17 ms of a 256² bf16 forward here).
-struct WeightCache {
-  std::mutex mutex;
-  std::unordered_map<std::uint64_t, std::vector<std::pair<memory::desc, Buffer>>> entries;
-};
-
-WeightCache& weight_cache() {
-  static WeightCache* cache = new WeightCache;  // never destroyed: storages die in other static destructors
-  return *cache;
-}
-
-void drop_cached_weights(std::uint64_t storage_id) {
-  WeightCache& c = weight_cache();
-  std::vector<std::pair<memory::desc, Buffer>> dropped;  // freed outside the lock
-  std::lock_guard<std::mutex> lock(c.mutex);
-  const auto it = c.entries.find(storage_id);
-  if (it == c.entries.end()) return;
-  dropped = std::move(it->second);
-  c.entries.erase(it);
-}
-
-// `weight` in the layout `desc`: the cached copy for an immutable weight, else a fresh reorder.
+// `weight` in the layout `desc`: for an immutable weight (the fixed W/σ of a loaded model) the copy made on its first
+// use (tensor/immutable_copies.h): the weights are converted once, not per call (17 ms of a 256² bf16 forward
+// here); else a fresh reorder.
 Buffer weights_as(const Tensor& weight, const memory::desc& desc) {
   if (!weight.immutable()) return reordered(plain(weight), desc);
-  static const bool hooked = (add_immutable_release_hook(drop_cached_weights), true);
-  (void)hooked;
-  WeightCache& c = weight_cache();
-  {
-    std::lock_guard<std::mutex> lock(c.mutex);
-    for (const auto& [d, b] : c.entries[weight.storage_id()])
-      if (d == desc) return b;
-  }
-  Buffer converted = reordered(plain(weight), desc);
-  thread_stream().wait();
-  if (!converted.storage.defined()) return converted;  // the user's layout already: nothing to keep
-  std::lock_guard<std::mutex> lock(c.mutex);
-  c.entries[weight.storage_id()].emplace_back(desc, converted);
-  return converted;
+  return ImmutableCopies<memory::desc, Buffer>::get(weight, desc, [&] {
+    Buffer converted = reordered(plain(weight), desc);
+    thread_stream().wait();
+    return converted;
+  });
 }
 
 // The convolution's input dims: in's, or its nearest ×2 upsampling's for the upconv.

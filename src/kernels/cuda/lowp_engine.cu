@@ -5,10 +5,6 @@
 // Element conversions use the scalar rules of tensor/half.h (round to nearest even, Inf and NaN kept), the same as
 // ops::round_to, so a native operand holds exactly the value the emulated engine multiplies.
 #include <cstdint>
-#include <mutex>
-#include <unordered_map>
-#include <utility>
-#include <vector>
 
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_ops.h"
@@ -16,6 +12,7 @@
 #include "kernels/cuda/lowp_engine.h"
 #include "kernels/cuda/upsample2x.cuh"
 #include "tensor/half.h"
+#include "tensor/immutable_copies.h"
 
 namespace bigcolor::cuda {
 
@@ -46,28 +43,6 @@ Tensor converted(const Tensor& t, DType format) {
   return r;
 }
 
-// Converted copies of immutable weights (the fixed W/σ of a loaded model), per storage and format: a model's weights
-// are converted once, not per call.
-struct WeightCache {
-  std::mutex mutex;
-  std::unordered_map<std::uint64_t, std::vector<Tensor>> entries;
-};
-
-WeightCache& weight_cache() {
-  static WeightCache* cache = new WeightCache;  // never destroyed: storages die in other static destructors
-  return *cache;
-}
-
-void drop_cached_weights(std::uint64_t storage_id) {
-  WeightCache& c = weight_cache();
-  std::vector<Tensor> dropped;  // freed after the lock is released
-  const std::lock_guard<std::mutex> lock(c.mutex);
-  const auto it = c.entries.find(storage_id);
-  if (it == c.entries.end()) return;
-  dropped = std::move(it->second);
-  c.entries.erase(it);
-}
-
 bool is_bf16(DType format) { return format == DType::BF16; }
 
 // in (B, C, H, W) F32 -> (B, C, 2H, 2W) in the format.
@@ -96,20 +71,10 @@ bool native_available(DType format) {
   return major >= (format == DType::BF16 ? 8 : 7);
 }
 
+// An immutable tensor (a fixed weight) is converted once per format (tensor/immutable_copies.h).
 Tensor in_format(const Tensor& t, DType format) {
   if (!t.immutable()) return converted(t, format);
-  static const bool hooked = (add_immutable_release_hook(drop_cached_weights), true);
-  (void)hooked;
-  WeightCache& c = weight_cache();
-  {
-    const std::lock_guard<std::mutex> lock(c.mutex);
-    for (const Tensor& copy : c.entries[t.storage_id()])
-      if (copy.dtype() == format) return copy;
-  }
-  Tensor copy = converted(t, format);
-  const std::lock_guard<std::mutex> lock(c.mutex);
-  c.entries[t.storage_id()].push_back(copy);
-  return copy;
+  return ImmutableCopies<DType, Tensor>::get(t, format, [&] { return converted(t, format); });
 }
 
 void conv_forward(const Tensor& out, const Tensor& in, const Tensor& weight, const Tensor& bias, int padding,
