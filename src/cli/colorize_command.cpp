@@ -170,8 +170,8 @@ CLI::App* add_colorize_command(CLI::App& app, ColorizeOptions& o) {
   colorize->add_option("--precision", o.precision,
                        "The network's convolutions and matrix products: fp32, or bf16/fp16 operands with float32 "
                        "accumulation (batch norm, softmax and everything else stay fp32). bf16 on a CPU with AMX or "
-                       "AVX512-BF16 runs on oneDNN, several times faster; elsewhere it is emulated (same numbers, "
-                       "slower)")
+                       "AVX512-BF16 runs on oneDNN, several times faster; on a GPU bf16/fp16 run on cuDNN/cuBLAS tensor "
+                       "cores; elsewhere they are emulated (same numbers, slower)")
       ->capture_default_str()
       ->check(CLI::IsMember({"fp32", "bf16", "fp16"}));
   colorize->add_option("--threads", o.threads, "CPU threads (OpenMP and BLAS; 0: all cores)")
