@@ -198,6 +198,11 @@ OpCase upsample_case(const Tensor& in) {
   return unary_case("upsample_nearest2x", in, {s[0], s[1], 2 * s[2], 2 * s[3]}, ops::upsample_nearest2x_forward,
                     without_saved(ops::upsample_nearest2x_backward), Saved::Nothing, 0.1);
 }
+OpCase rgb_to_ab_case(const Tensor& in) {
+  const Shape s = in.shape();
+  return unary_case("rgb_to_ab", in, {s[0], 2, s[2], s[3]}, ops::rgb_to_ab_forward, ops::rgb_to_ab_backward,
+                    Saved::In, 1e-3);
+}
 namespace {
 Shape pooled(const Shape& s) { return {s[0], s[1], s[2] / 2, s[3] / 2}; }
 }  // namespace
@@ -474,6 +479,18 @@ std::vector<OpEntry> primitive_op_entries() {
                  return cases;
                },
                8, 707, upsample_golden()});
+  // Colours in (0.2, 0.9) for the finite differences: every pixel stays clear of both knees (sRGB's 0.04045;
+  // f's 0.008856, which linear values of at least srgb_to_linear(0.2) = 0.033 never reach). The CUDA cases also
+  // take values outside [0, 1] and below the knees (a generator's output before clamping).
+  e.push_back({"rgb_to_ab", [](Rng& rng) { return Cases{rgb_to_ab_case(random_uniform({2, 3, 3, 5}, rng, 0.2f, 0.9f))}; },
+               [](Rng& rng) {
+                 Cases cases;
+                 for (const Shape& s : {Shape{3, 3, 7, 5}, Shape{2, 3, 64, 65}, Shape{1, 3, 1, 3}})
+                   cases.push_back(rgb_to_ab_case(random_uniform(s, rng, -0.3f, 1.3f)));
+                 cases.push_back(rgb_to_ab_case(random_uniform({2, 3, 9, 11}, rng, 0.0f, 0.08f)));
+                 return cases;
+               },
+               181, 1708, lab_golden()});
   e.push_back({"avgpool2x2", [](Rng& rng) { return Cases{avgpool_case(random_normal({2, 3, 5, 7}, rng))}; },
                [image_shapes](Rng& rng) {
                  Cases cases;

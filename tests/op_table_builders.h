@@ -24,6 +24,7 @@ OpCase add_case(const Tensor& a, const Tensor& b);
 OpCase mul_case(const Tensor& a, const Tensor& b);
 OpCase mse_case(const Tensor& a, const Tensor& b);
 OpCase l1_case(const Tensor& a, const Tensor& b);
+OpCase rgb_to_ab_case(const Tensor& in);
 // weight and bias undefined: no affine transform.
 OpCase batchnorm_op(const Tensor& in, const Tensor& weight, const Tensor& bias, const Tensor& running_mean0,
                     const Tensor& running_var0, bool training, float momentum, float eps);
@@ -46,5 +47,6 @@ GoldenSpec batchnorm_golden();
 GoldenSpec reduce_golden(bool mean);
 GoldenSpec mse_golden();
 GoldenSpec l1_golden();
+GoldenSpec lab_golden();
 
 }  // namespace bigcolor::test

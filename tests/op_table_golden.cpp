@@ -104,6 +104,7 @@ GoldenSpec scale_golden() {
 
 GoldenSpec upsample_golden() { return unary("upsample", "", 3, upsample_case); }
 // The dropped odd row / column of pooling must be written (zeros): d_in is poisoned like every activation gradient.
+GoldenSpec lab_golden() { return unary("lab", "", 3, rgb_to_ab_case); }
 GoldenSpec avgpool_golden() { return unary("pooling", "avg", 4, avgpool_case); }
 GoldenSpec maxpool_golden() { return unary("pooling", "max", 5, maxpool_case); }
 

@@ -45,7 +45,7 @@ TEST_CASE("cli train: --help documents the options") {
   const Result r = run({"train", "--help"});
   REQUIRE_MESSAGE(r.status == 0, describe(r));
   for (const char* option : {"--data", "--val", "--out", "--resume", "--init-eg", "--init-g", "--init-d", "--vgg",
-                             "--epochs", "--batch", "--lr", "--lr-d", "--coef-adv", "--coef-mse", "--coef-l1", "--coef-lpips",
+                             "--epochs", "--batch", "--lr", "--lr-d", "--coef-adv", "--coef-mse", "--coef-l1", "--coef-ab", "--coef-lpips",
                              "--coef-enhance", "--seed", "--device", "--min-colorfulness", "--max-steps"})
     CHECK_MESSAGE(r.out.find(option) != std::string::npos, option);
 }
@@ -101,28 +101,49 @@ TEST_CASE("cli train: a short run writes its folder, and a resumed run equals an
   CHECK(read_text(scratch / "straight/checkpoints/latest.safetensors") == before);
 }
 
-// --coef-l1 (the bundled model's loss): recorded in run.json, logged as "l1" on every line, and the only EG loss
-// when MSE and LPIPS are weighted 0.
-TEST_CASE("cli train: --coef-l1 is recorded, logged and trains alone") {
+namespace {
+// A regression term not in the official recipe (--coef-l1, --coef-ab), the only EG loss: recorded in run.json
+// (the other at 0), logged as `key` on every line with a value in (0, high), and no `absent` key in the log.
+void check_cli_term(const char* option, const char* json_option, const char* coef, const char* key, double high,
+                    const char* absent) {
   Scratch scratch;
   const std::string data = make_data(scratch, "data", 2, 2);
   std::vector<std::string> args = train_args(data, scratch / "run", 2);
-  args.insert(args.end(), {"--no-discriminator", "--coef-mse", "0", "--coef-lpips", "0", "--coef-l1", "0.5"});
+  args.insert(args.end(), {"--no-discriminator", "--coef-mse", "0", "--coef-lpips", "0", option, coef});
   const Result r = run(args);
   REQUIRE_MESSAGE(r.status == 0, describe(r));
-  CHECK(nlohmann::json::parse(read_text(scratch / "run/run.json")).at("coef_l1") == 0.5);
+  CHECK(nlohmann::json::parse(read_text(scratch / "run/run.json")).at(json_option) == std::stod(coef));
   const std::vector<std::string> log = lines_of(scratch / "run/log.jsonl");
   REQUIRE(log.size() == 2);
   for (const std::string& line : log) {
     const auto j = nlohmann::json::parse(line);
-    CHECK(j.at("l1").get<double>() > 0.0);
-    CHECK(j.at("l1").get<double>() < 0.5);  // 0.5 · mean |x − fake01|, both in [0, 1]
+    CHECK(j.at(key).get<double>() > 0.0);
+    CHECK(j.at(key).get<double>() < high);
     CHECK(j.at("mse").get<double>() == 0.0);
+    CHECK_FALSE(j.contains(absent));
   }
-  // Without --coef-l1 the log has no l1 (the official step's lines are unchanged).
+}
+}  // namespace
+
+// --coef-l1: 0.5 · mean |x − fake01|, both in [0, 1].
+TEST_CASE("cli train: --coef-l1 is recorded, logged and trains alone") {
+  check_cli_term("--coef-l1", "coef_l1", "0.5", "l1", 0.5, "ab");
+}
+
+// --coef-ab (an L1 loss on Lab a and b): |a|, |b| of sRGB colours stay under ~128.
+TEST_CASE("cli train: --coef-ab is recorded, logged and trains alone") {
+  check_cli_term("--coef-ab", "coef_ab", "0.25", "ab", 0.25 * 128.0, "l1");
+}
+
+// Without either option the log has neither key (the official step's lines are unchanged).
+TEST_CASE("cli train: the official step logs no l1 or ab") {
+  Scratch scratch;
+  const std::string data = make_data(scratch, "data", 2, 2);
   const Result plain = run(train_args(data, scratch / "plain", 1));
   REQUIRE_MESSAGE(plain.status == 0, describe(plain));
-  CHECK_FALSE(nlohmann::json::parse(lines_of(scratch / "plain/log.jsonl").at(0)).contains("l1"));
+  const auto line = nlohmann::json::parse(lines_of(scratch / "plain/log.jsonl").at(0));
+  CHECK_FALSE(line.contains("l1"));
+  CHECK_FALSE(line.contains("ab"));
 }
 
 TEST_CASE("cli train: bad data folders are one clear error; unreadable images are skipped and counted") {

@@ -19,6 +19,7 @@
 #include "imaging/color.h"
 #include "imaging/image.h"
 #include "imaging/resize.h"
+#include "kernels/ops.h"
 #include "tensor/error.h"
 #include "test_util.h"
 
@@ -590,6 +591,11 @@ TEST_CASE("imaging: Lab conversions and fusion match the official utils/color_mo
   two.copy_from(Tensor::from_vector(v, two.shape()));
   const std::vector<float> one = rgb_to_lab(rgb).to_vector(), both = rgb_to_lab(two).to_vector();
   CHECK(std::equal(one.begin(), one.end(), both.begin() + static_cast<std::ptrdiff_t>(one.size())));
+  // The trainer's a/b loss sees the colour this transform gives: ops::rgb_to_ab is its a and b planes, bit for bit.
+  const std::int64_t hw = rgb.dim(1) * rgb.dim(2);
+  const Tensor ab = Tensor::empty({1, 2, rgb.dim(1), rgb.dim(2)});
+  ops::rgb_to_ab_forward(ab, rgb.reshape({1, 3, rgb.dim(1), rgb.dim(2)}));
+  CHECK(ab.to_vector() == std::vector<float>(one.begin() + hw, one.end()));
   // A (1, 1, H, W) gray and (1, 3, H, W) colour image are accepted too.
   const Tensor& gray = g.t("fusion.gray");
   const Tensor& color = g.t("fusion.rgb");

@@ -251,27 +251,39 @@ TEST_CASE("training: without the discriminator only the regression losses train 
   CHECK(compare(run.eg->E.res[0]->conv_1.weight.value, before).max_abs_error > 0.0);
 }
 
-// The L1 term (coef_l1, not in the official recipe; 0 by default, where the parity tests show the official step):
-// the only loss here, it is what trains EG, and its value scales with its coefficient (the first step's forward is
-// the same in both runs: same weights, same z).
-TEST_CASE("training: the L1 term alone trains EG and scales with its coefficient") {
+// A regression term that is not in the official recipe (coef_l1, coef_ab; 0 by default, where the parity tests
+// show the official step), alone: it is what trains EG, its value lies in (low, high), and it scales with its
+// coefficient (the first step's forward is the same in both runs: same weights, same z).
+namespace {
+void check_term_alone(float TrainOptions::*coef, float StepLosses::*value, float low, float high) {
   const std::vector<StepBatch> batches = tiny_batches(1, 2, 64, 64, 5);
-  TrainOptions l1_only;
-  l1_only.train_discriminator = false;
-  l1_only.coef_mse = 0.0f;
-  l1_only.coef_lpips = 0.0f;
-  l1_only.coef_l1 = 1.0f;
-  TinyTraining one(9, 2, l1_only);
-  l1_only.coef_l1 = 2.5f;
-  TinyTraining more(9, 2, l1_only);
+  TrainOptions only;
+  only.train_discriminator = false;
+  only.coef_mse = 0.0f;
+  only.coef_lpips = 0.0f;
+  only.*coef = 1.0f;
+  TinyTraining one(9, 2, only);
+  only.*coef = 2.5f;
+  TinyTraining more(9, 2, only);
   const Tensor before = one.eg->E.res[0]->conv_1.weight.value.clone();
   const StepLosses a = one.trainer->step(batches[0]);
   const StepLosses b = more.trainer->step(batches[0]);
   CHECK(a.mse == 0.0f);
   CHECK(a.lpips == 0.0f);
-  CHECK(a.l1 > 0.05f);  // mean |x − fake01| of an untrained colorizer: far from 0
-  CHECK(a.l1 < 1.0f);   // both in [0, 1]
-  CHECK(b.l1 == doctest::Approx(2.5 * a.l1).epsilon(1e-6));
-  CHECK(a.total_g() == a.l1);
+  CHECK(a.*value > low);
+  CHECK(a.*value < high);
+  CHECK(b.*value == doctest::Approx(2.5 * (a.*value)).epsilon(1e-6));
+  CHECK(a.total_g() == a.*value);  // the other terms are 0
   CHECK(compare(one.eg->E.res[0]->conv_1.weight.value, before).max_abs_error > 0.0);
+}
+}  // namespace
+
+// mean |x − fake01| of an untrained colorizer: far from 0, and under 1 (both in [0, 1]).
+TEST_CASE("training: the L1 term alone trains EG and scales with its coefficient") {
+  check_term_alone(&TrainOptions::coef_l1, &StepLosses::l1, 0.05f, 1.0f);
+}
+
+// (|Δa| + |Δb|) / 2 of an untrained colorizer against random colours: several units; |a|, |b| of sRGB under 128.
+TEST_CASE("training: the Lab a/b L1 term alone trains EG and scales with its coefficient") {
+  check_term_alone(&TrainOptions::coef_ab, &StepLosses::ab, 0.5f, 128.0f);
 }

@@ -461,8 +461,31 @@ def make_l1():
     return make_pair_loss("l1", F.l1_loss)
 
 
+def rgb_to_ab(rgb):
+    """CIE Lab a, b of (B, 3, H, W) sRGB as the official utils/color_models.py defines them (its constants; both
+    branches of each knee as torch.where over a base kept positive, so autograd gives the branch's slope)."""
+    lin = torch.where(rgb > 0.04045, ((rgb.clamp(min=0.04045) + 0.055) / 1.055) ** 2.4, rgb / 12.92)
+    m = torch.tensor([[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169],
+                      [0.019334, 0.119193, 0.950227]], dtype=rgb.dtype)
+    white = torch.tensor([0.95047, 1.0, 1.08883], dtype=rgb.dtype)[None, :, None, None]
+    t = torch.einsum("ij,bjhw->bihw", m, lin) / white
+    f = torch.where(t > 0.008856, t.clamp(min=0.008856) ** (1.0 / 3.0), 7.787 * t + 16.0 / 116.0)
+    return torch.stack([500.0 * (f[:, 0] - f[:, 1]), 200.0 * (f[:, 1] - f[:, 2])], dim=1)
+
+
+def make_lab():
+    g = GoldenFile("lab")
+    # Photos' range, a dark one (f's linear branch below t = 0.008856, sRGB's below 0.04045) and odd sizes.
+    for name, shape, high in [("b2_7x5", (2, 3, 7, 5), 1.0), ("b1_dark_6x4", (1, 3, 6, 4), 0.08),
+                              ("b3_1x9", (3, 3, 1, 9), 1.0)]:
+        c = g.case(name)
+        c.autograd(lambda **t: rgb_to_ab(t["in"]), {"in": c.rand(*shape, high=high)}, ["in"])
+    return g
+
+
 FAMILIES = [make_conv2d, make_linear, make_embedding, make_bmm, make_softmax, make_activations, make_elementwise,
-            make_upsample, make_pooling, make_batchnorm, make_reduce, make_mse, make_l1]
+            make_upsample, make_pooling, make_batchnorm, make_reduce, make_mse, make_l1,
+            make_lab]
 
 
 def main():

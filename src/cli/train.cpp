@@ -54,7 +54,7 @@ Json options_json(const TrainCliOptions& o) {
           {"vgg", o.vgg}, {"epochs", o.epochs}, {"batch", o.batch}, {"max_steps", o.max_steps},
           {"image_size", o.image_size}, {"lr", o.lr}, {"lr_d", o.lr_d}, {"lr_decay", o.lr_decay},
           {"ema_decay", o.ema_decay}, {"coef_adv", o.coef_adv}, {"coef_mse", o.coef_mse},
-          {"coef_l1", o.coef_l1}, {"coef_lpips", o.coef_lpips}, {"coef_enhance", o.no_enhance ? 0.0f : o.coef_enhance},
+          {"coef_l1", o.coef_l1}, {"coef_ab", o.coef_ab}, {"coef_lpips", o.coef_lpips}, {"coef_enhance", o.no_enhance ? 0.0f : o.coef_enhance},
           {"use_enhance", !o.no_enhance}, {"no_discriminator", o.no_discriminator}, {"precision", o.precision}, {"loss_scale", o.loss_scale}, {"loss_scale_interval", o.loss_scale_interval}, {"z_std", o.z_std}, {"min_colorfulness", o.min_colorfulness},
           {"class_mapping", o.class_mapping}, {"seed", o.seed}, {"width", o.width}, {"n_classes", o.n_classes}};
 }
@@ -262,6 +262,7 @@ int run_train(const TrainCliOptions& o) {
   train_options.train_discriminator = !o.no_discriminator;
   train_options.coef_mse = o.coef_mse;
   train_options.coef_l1 = o.coef_l1;
+  train_options.coef_ab = o.coef_ab;
   train_options.coef_lpips = o.coef_lpips;
   train_options.use_enhance = !o.no_enhance;
   train_options.coef_enhance = o.coef_enhance;
@@ -405,6 +406,7 @@ int run_train(const TrainCliOptions& o) {
                     {"images_per_s", rate}, {"lr_g", trainer.adam_g().lr()}, {"lr_d", trainer.adam_d().lr()},
                     {"seconds", now}};
           if (o.coef_l1 > 0.0f) line["l1"] = losses.l1;
+          if (o.coef_ab > 0.0f) line["ab"] = losses.ab;
           if (train_options.precision == Precision::FP16) {  // the loss scale used and the steps it made skip
             line["loss_scale"] = losses.loss_scale;
             line["skipped_steps"] = trainer.grad_scaler().skipped_steps();

@@ -28,7 +28,7 @@ struct TrainCliOptions {
   std::int64_t max_steps = 0;  // 0: all epochs
   int image_size = 256;
   double lr = 1e-4, lr_d = 3e-5, lr_decay = 0.9, ema_decay = 0.999;
-  float coef_adv = 0.03f, coef_mse = 1.0f, coef_l1 = 0.0f, coef_lpips = 0.2f, coef_enhance = 1.2f, z_std = 0.8f;
+  float coef_adv = 0.03f, coef_mse = 1.0f, coef_l1 = 0.0f, coef_ab = 0.0f, coef_lpips = 0.2f, coef_enhance = 1.2f, z_std = 0.8f;
   bool no_enhance = false;
   bool no_discriminator = false;  // regression losses only (train::TrainOptions::train_discriminator)
   std::string precision = "fp32";  // fp32, bf16, fp16 (train::TrainOptions::precision)

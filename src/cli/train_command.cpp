@@ -10,7 +10,8 @@ namespace {
 constexpr const char* kTrainFooter = R"(The step (train.py): x_gray = Grayscale(x); fake = EG(x_gray, c, z), z ~ N(0, z_std^2);
   D step:  (mean relu(1 - D(2 enhance(x) - 1, c)) + mean relu(1 + D(fake, c))) / 2, Adam(lr-d, betas 0, 0.999);
   EG step: coef-adv * (-mean D(fake, c)) + coef-mse * mse(x, (fake+1)/2) + coef-lpips * perceptual(x, (fake+1)/2),
-           Adam(lr, betas 0, 0.999); then EMA(decay) of the EG weights. --coef-l1 adds coef-l1 * mean|x - (fake+1)/2|.
+           Adam(lr, betas 0, 0.999); then EMA(decay) of the EG weights. --coef-l1 adds coef-l1 * mean|x - (fake+1)/2|,
+           --coef-ab coef-ab * mean|ab(x) - ab((fake+1)/2)| (CIE Lab a and b, as colorize's fusion keeps them).
   Learning rates: epoch e trains at lr * lr-decay^max(e-1, 0) (train.py's LambdaLR.step(epoch) after each epoch).
   Computed in FP32 (the official run uses mixed precision).
 Data: an ImageFolder tree (class sub-folders sorted by name; WordNet-id folder names map to their ImageNet index
@@ -60,6 +61,10 @@ CLI::App* add_train_command(CLI::App& app, TrainCliOptions& o) {
   t->add_option("--coef-adv", o.coef_adv, "Weight of the adversarial loss")->check(CLI::NonNegativeNumber);
   t->add_option("--coef-mse", o.coef_mse, "Weight of the MSE loss")->check(CLI::NonNegativeNumber);
   t->add_option("--coef-l1", o.coef_l1, "Weight of an L1 loss mean|x - (fake+1)/2| (not in the official recipe)")
+      ->check(CLI::NonNegativeNumber);
+  t->add_option("--coef-ab", o.coef_ab,
+                "Weight of an L1 loss on the CIE Lab a and b channels, mean|ab(x) - ab((fake+1)/2)| (not in the "
+                "official recipe)")
       ->check(CLI::NonNegativeNumber);
   t->add_option("--coef-lpips", o.coef_lpips, "Weight of the VGG perceptual loss")->check(CLI::NonNegativeNumber);
   t->add_option("--coef-enhance", o.coef_enhance, "Colour enhancement k of D's real images")

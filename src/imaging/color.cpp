@@ -4,16 +4,17 @@
 #include <cmath>
 #include <cstdint>
 
+#include "imaging/lab_math.h"
 #include "tensor/error.h"
 
 namespace bigcolor {
 namespace {
 
-// The official constants as float32 (PyTorch casts a Python float multiplying a float32 tensor to float32).
-constexpr float kWhiteX = 0.95047f, kWhiteY = 1.0f, kWhiteZ = 1.08883f;
-constexpr float kFourOver29 = static_cast<float>(4.0 / 29.0);
-constexpr float kOneThird = static_cast<float>(1.0 / 3.0);
-constexpr float kInvGamma = static_cast<float>(1.0 / 2.4);
+using lab::kFourOver29;
+using lab::kInvGamma;
+using lab::kWhiteX;
+using lab::kWhiteY;
+using lab::kWhiteZ;
 
 // Checks a (..., 3, H, W) F32 CPU tensor; returns (number of images, H * W).
 std::pair<std::int64_t, std::int64_t> check_three_channels(const Tensor& t, const char* what) {
@@ -24,16 +25,8 @@ std::pair<std::int64_t, std::int64_t> check_three_channels(const Tensor& t, cons
   return {hw == 0 ? 0 : t.numel() / (3 * hw), hw};
 }
 
-float srgb_to_linear(float x) {
-  return x > 0.04045f ? std::pow((x + 0.055f) / 1.055f, 2.4f) : x / 12.92f;
-}
-
 float linear_to_srgb(float v) {
   return v > 0.0031308f ? 1.055f * std::pow(std::max(v, 0.0031308f), kInvGamma) - 0.055f : 12.92f * v;
-}
-
-float lab_f(float t) {
-  return t > 0.008856f ? std::pow(std::max(t, 0.008856f), kOneThird) : 7.787f * t + kFourOver29;
 }
 
 float lab_f_inverse(float f) {
@@ -54,15 +47,11 @@ Tensor rgb_to_lab(const Tensor& rgb) {
   for (std::int64_t k = 0; k < total; ++k) {
     const std::int64_t n = k / hw, i = k % hw;
     const float* p = in + n * 3 * hw + i;
-    const float r = srgb_to_linear(p[0]), g = srgb_to_linear(p[hw]), b = srgb_to_linear(p[2 * hw]);
-    const float x = 0.412453f * r + 0.357580f * g + 0.180423f * b;
-    const float y = 0.212671f * r + 0.715160f * g + 0.072169f * b;
-    const float z = 0.019334f * r + 0.119193f * g + 0.950227f * b;
-    const float fx = lab_f(x / kWhiteX), fy = lab_f(y / kWhiteY), fz = lab_f(z / kWhiteZ);
+    const lab::Pixel px = lab::pixel(p[0], p[hw], p[2 * hw]);
     float* q = o + n * 3 * hw + i;
-    q[0] = 116.0f * fy - 16.0f;
-    q[hw] = 500.0f * (fx - fy);
-    q[2 * hw] = 200.0f * (fy - fz);
+    q[0] = lab::lightness(px);
+    q[hw] = lab::a_of(px);
+    q[2 * hw] = lab::b_of(px);
   }
   return out;
 }

@@ -245,6 +245,25 @@ void upsample_nearest2x_backward(const Tensor& d_in, const Tensor& d_out) {
   BIGCOLOR_DISPATCH(d, upsample_nearest2x_backward(d_in, d_out));
 }
 
+void rgb_to_ab_forward(const Tensor& out, const Tensor& in) {
+  const char* op = "rgb_to_ab_forward";
+  Device d = check_common(op, {{"out", out}, {"in", in}}, {"out", "in"});
+  check_ndim(op, "in", in, 4);
+  BIGCOLOR_CHECK(in.dim(1) == 3, op, ": in must have 3 channels (r, g, b), got ", in.describe());
+  check_shape(op, "out", out, {in.dim(0), 2, in.dim(2), in.dim(3)});
+  BIGCOLOR_DISPATCH(d, rgb_to_ab_forward(out, in));
+}
+
+void rgb_to_ab_backward(const Tensor& d_in, const Tensor& d_out, const Tensor& in) {
+  const char* op = "rgb_to_ab_backward";
+  Device d = check_common(op, {{"d_in", d_in}, {"d_out", d_out}, {"in", in}}, {"d_in", "d_out", "in"});
+  check_ndim(op, "in", in, 4);
+  BIGCOLOR_CHECK(in.dim(1) == 3, op, ": in must have 3 channels (r, g, b), got ", in.describe());
+  check_shape(op, "d_in", d_in, in.shape());
+  check_shape(op, "d_out", d_out, {in.dim(0), 2, in.dim(2), in.dim(3)});
+  BIGCOLOR_DISPATCH(d, rgb_to_ab_backward(d_in, d_out, in));
+}
+
 void avgpool2x2_forward(const Tensor& out, const Tensor& in) {
   Device d = check_common("avgpool2x2_forward", {{"out", out}, {"in", in}}, {"out", "in"});
   check_shape("avgpool2x2_forward", "out", out, pooled_shape("avgpool2x2_forward", in));

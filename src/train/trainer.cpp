@@ -82,7 +82,7 @@ std::vector<Tensor> adam_tensors(const Adam& adam) {
 }  // namespace
 
 bool StepLosses::finite() const {
-  return std::isfinite(loss_d) && std::isfinite(loss_g) && std::isfinite(mse) && std::isfinite(l1) &&
+  return std::isfinite(loss_d) && std::isfinite(loss_g) && std::isfinite(mse) && std::isfinite(l1) && std::isfinite(ab) &&
          std::isfinite(lpips);
 }
 
@@ -263,6 +263,19 @@ StepLosses Trainer::step(const StepBatch& batch) {
     ops::l1_loss_backward(Tensor{}, d_l1, Tensor::full({1}, options_.coef_l1 * loss_scale, dev), x, fake01);
     fn::add_into(d_fake01, d_l1);
   }
+  if (options_.coef_ab > 0.0f) {  // L1 of (a, b) (B, 2, H, W), back through the Lab transform at fake01
+    const Shape ab_shape = {fake.dim(0), 2, fake.dim(2), fake.dim(3)};
+    const Tensor ab_real = Tensor::empty(ab_shape, DType::F32, dev), ab_fake = Tensor::empty(ab_shape, DType::F32, dev);
+    ops::rgb_to_ab_forward(ab_real, x);
+    ops::rgb_to_ab_forward(ab_fake, fake01);
+    Tensor value = Tensor::empty({1}, DType::F32, dev);
+    ops::l1_loss_forward(value, ab_real, ab_fake);
+    losses.ab = options_.coef_ab * fn::item(value);
+    const Tensor d_ab = Tensor::empty(ab_shape, DType::F32, dev), d_rgb = Tensor::empty(fake.shape(), DType::F32, dev);
+    ops::l1_loss_backward(Tensor{}, d_ab, Tensor::full({1}, options_.coef_ab * loss_scale, dev), ab_real, ab_fake);
+    ops::rgb_to_ab_backward(d_rgb, d_ab, fake01);
+    fn::add_into(d_fake01, d_rgb);
+  }
   if (perceptual_)  // its gradient scaled as the others; the value back to unscaled (a power of two: exact)
     losses.lpips = perceptual_->compute(x, fake01, options_.coef_lpips * loss_scale, &d_fake01) / loss_scale;
   fn::add_into(d_fake, fn::scale(d_fake01, 0.5f));
@@ -274,7 +287,7 @@ StepLosses Trainer::step(const StepBatch& batch) {
     timing_.overlapped += g_buckets_->in_flight_seconds();
     // The log's losses: the means over the ranks (every rank gets the same numbers, so all stop on the same step
     // when one is not finite).
-    std::vector<double> sums = {losses.loss_d, losses.loss_g, losses.mse, losses.lpips, losses.l1};
+    std::vector<double> sums = {losses.loss_d, losses.loss_g, losses.mse, losses.lpips, losses.l1, losses.ab};
     group_->all_reduce_sum(sums);
     const double n = group_->size();
     losses.loss_d = static_cast<float>(sums[0] / n);
@@ -282,6 +295,7 @@ StepLosses Trainer::step(const StepBatch& batch) {
     losses.mse = static_cast<float>(sums[2] / n);
     losses.lpips = static_cast<float>(sums[3] / n);
     losses.l1 = static_cast<float>(sums[4] / n);
+    losses.ab = static_cast<float>(sums[5] / n);
   }
   if (scaler_.unscale_and_check(gradients(trained_parameters(eg_))))
     adam_g_.step();

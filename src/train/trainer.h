@@ -4,7 +4,9 @@
 //   D step:  loss_D = (mean(relu(1 − D(2·enhance(x) − 1, c))) + mean(relu(1 + D(fake, c)))) / 2, Adam on D
 //   EG step: loss = coef_adv·(−mean(D(fake, c))) + coef_mse·mse(x, (fake+1)/2) + coef_lpips·perceptual(x, (fake+1)/2),
 //            Adam on EG (with the D just updated), then the EMA update. Not in the official code: + coef_l1·l1(x,
-//            (fake+1)/2), an L1 term (0 by default) for small models trained from scratch (weights/README.md).
+//            (fake+1)/2), an L1 term, and + coef_ab·l1(ab(x), ab((fake+1)/2)), an L1 term on the CIE Lab a and b
+//            channels (the official float32 transform, ops::rgb_to_ab; the colour colorize keeps after its Lab
+//            fusion), both 0 by default, for small models trained from scratch (weights/README.md).
 // D runs three times per step (real, fake, fake again for the EG loss), so each of its spectral norms advances u0
 // three times, as in the official code. The official run uses autocast + GradScaler (mixed precision); FP32 (the
 // default) is the computation those approximate, and options.precision runs the step's matrix products in bf16 or
@@ -39,6 +41,7 @@ struct TrainOptions {
   bool train_discriminator = true;
   float coef_mse = 1.0f;
   float coef_l1 = 0.0f;  // mean |x − (fake+1)/2|: not in the official recipe; 0 leaves the step exactly as it was
+  float coef_ab = 0.0f;  // mean |ab(x) − ab((fake+1)/2)| over a and b: not in the official recipe either
   float coef_lpips = 0.2f;
   bool use_enhance = true;  // the paper's run: --use_enhance --coef_enhance 1.2
   float coef_enhance = 1.2f;
@@ -54,11 +57,12 @@ struct StepLosses {
   float loss_g = 0.0f;  // coef_adv · (−mean D(fake))
   float mse = 0.0f;     // coef_mse · mse
   float l1 = 0.0f;      // coef_l1 · l1
+  float ab = 0.0f;      // coef_ab · l1 of a and b
   float lpips = 0.0f;   // coef_lpips · perceptual
   // fp16: optimizer steps of this iteration skipped for Inf/NaN gradients (0, 1 or 2), and the loss scale used.
   int skipped_steps = 0;
   float loss_scale = 1.0f;
-  float total_g() const { return loss_g + mse + l1 + lpips; }
+  float total_g() const { return loss_g + mse + l1 + ab + lpips; }
   bool finite() const;
 };
 

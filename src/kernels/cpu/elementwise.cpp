@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "imaging/lab_math.h"
 #include "kernels/cpu/cpu_ops.h"
 
 namespace bigcolor::cpu {
@@ -49,6 +50,40 @@ void add_forward(const Tensor& out, const Tensor& a, const Tensor& b) {
 void add_backward(const Tensor& d_a, const Tensor& d_b, const Tensor& d_out) {
   if (d_a.defined()) d_a.copy_from(d_out);
   if (d_b.defined()) d_b.copy_from(d_out);
+}
+
+namespace {
+// f(n, i, p) for every pixel i of every image n of in (B, 3, H, W), in parallel; p points at its r (g, b: hw and
+// 2·hw further).
+template <typename F>
+void for_each_rgb_pixel(const Tensor& in, F f) {
+  const float* x = in.data<float>();
+  const std::int64_t hw = in.dim(2) * in.dim(3), total = in.dim(0) * hw;
+#pragma omp parallel for schedule(static) if (total > 16384)
+  for (std::int64_t k = 0; k < total; ++k) f(k / hw, k % hw, x + (k / hw) * 3 * hw + k % hw);
+}
+}  // namespace
+
+// (B, 3, H, W) -> (B, 2, H, W), the Lab transform of imaging/lab_math.h.
+void rgb_to_ab_forward(const Tensor& out, const Tensor& in) {
+  float* o = out.data<float>();
+  const std::int64_t hw = in.dim(2) * in.dim(3);
+  for_each_rgb_pixel(in, [o, hw](std::int64_t n, std::int64_t i, const float* p) {
+    const lab::Pixel px = lab::pixel(p[0], p[hw], p[2 * hw]);
+    o[n * 2 * hw + i] = lab::a_of(px);
+    o[n * 2 * hw + hw + i] = lab::b_of(px);
+  });
+}
+
+void rgb_to_ab_backward(const Tensor& d_in, const Tensor& d_out, const Tensor& in) {
+  const float* g = d_out.data<float>();
+  float* d = d_in.data<float>();
+  const std::int64_t hw = in.dim(2) * in.dim(3);
+  for_each_rgb_pixel(in, [g, d, hw](std::int64_t n, std::int64_t i, const float* p) {
+    float rgb[3];
+    lab::ab_backward(p[0], p[hw], p[2 * hw], g[n * 2 * hw + i], g[n * 2 * hw + hw + i], rgb);
+    for (int c = 0; c < 3; ++c) d[n * 3 * hw + c * hw + i] = rgb[c];
+  });
 }
 
 void mul_forward(const Tensor& out, const Tensor& a, const Tensor& b) {

@@ -1,10 +1,11 @@
-// Pointwise ops on the GPU: relu, tanh, add, mul, scale, forward and backward.
+// Pointwise ops on the GPU: relu, tanh, add, mul, scale, rgb_to_ab (per pixel), forward and backward.
 //
 // Every kernel is a grid-stride loop over the n elements of equally shaped, contiguous tensors. Each thread reads
 // all inputs of element i before writing any output of element i, so an output may alias an input (out == in,
 // d_in == d_out) and the two outputs of a backward may alias its inputs.
 #include <cstdint>
 
+#include "imaging/lab_math.h"
 #include "kernels/cuda/device_helpers.cuh"
 #include "kernels/cuda/cuda_ops.h"
 
@@ -93,6 +94,30 @@ __global__ void scale_kernel(float* out, const float* in, float factor, std::int
   }
 }
 
+// One thread per pixel of (B, 3, H, W) -> (B, 2, H, W); total = B · hw.
+__global__ void rgb_to_ab_forward_kernel(float* out, const float* in, std::int64_t hw, std::int64_t total) {
+  for (std::int64_t k = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; k < total;
+       k += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+    const std::int64_t n = k / hw, i = k % hw;
+    const float* p = in + n * 3 * hw + i;
+    const lab::Pixel px = lab::pixel(p[0], p[hw], p[2 * hw]);
+    out[n * 2 * hw + i] = lab::a_of(px);
+    out[n * 2 * hw + hw + i] = lab::b_of(px);
+  }
+}
+
+__global__ void rgb_to_ab_backward_kernel(float* d_in, const float* d_out, const float* in, std::int64_t hw,
+                                          std::int64_t total) {
+  for (std::int64_t k = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; k < total;
+       k += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+    const std::int64_t n = k / hw, i = k % hw;
+    const float* p = in + n * 3 * hw + i;
+    float rgb[3];
+    lab::ab_backward(p[0], p[hw], p[2 * hw], d_out[n * 2 * hw + i], d_out[n * 2 * hw + hw + i], rgb);
+    for (int c = 0; c < 3; ++c) d_in[n * 3 * hw + c * hw + i] = rgb[c];
+  }
+}
+
 float* ptr_or_null(const Tensor& t) { return t.defined() ? t.data<float>() : nullptr; }
 
 }  // namespace
@@ -171,6 +196,22 @@ void scale_backward(const Tensor& d_in, const Tensor& d_out, float factor) {
   const std::int64_t n = d_out.numel();
   if (!d_in.defined() || n == 0) return;
   scale_kernel<<<grid_blocks(n, kThreads), kThreads>>>(d_in.data<float>(), d_out.data<float>(), factor, n);
+  check_launch();
+}
+
+void rgb_to_ab_forward(const Tensor& out, const Tensor& in) {
+  const std::int64_t hw = in.dim(2) * in.dim(3), total = in.dim(0) * hw;
+  if (total == 0) return;
+  rgb_to_ab_forward_kernel<<<grid_blocks(total, kThreads), kThreads>>>(out.data<float>(), in.data<float>(), hw,
+                                                                      total);
+  check_launch();
+}
+
+void rgb_to_ab_backward(const Tensor& d_in, const Tensor& d_out, const Tensor& in) {
+  const std::int64_t hw = in.dim(2) * in.dim(3), total = in.dim(0) * hw;
+  if (total == 0) return;
+  rgb_to_ab_backward_kernel<<<grid_blocks(total, kThreads), kThreads>>>(d_in.data<float>(), d_out.data<float>(),
+                                                                       in.data<float>(), hw, total);
   check_launch();
 }
 
