@@ -16,6 +16,9 @@
 //                upconv: upsample_nearest2x_forward + conv2d_forward (cuDNN, 36 multiply-adds per output pixel);
 //                backward: conv2d_backward + upsample_nearest2x_backward.
 //   speedup      composition time / fused time (> 1: the fused kernel is faster).
+// fused_attention_forward_bf16 / _fp16: the forward under that precision (the native engine's tensor-core kernel,
+// attention_tc.cu), against the same composition under the same precision (cuBLAS bf16/fp16 products); the FP32
+// forward of the same shape is its own case, so the three sit side by side in one run.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -26,6 +29,7 @@
 #include <vector>
 
 #include "kernels/ops.h"
+#include "kernels/precision.h"
 #include "tensor/cuda_memory.h"
 #include "tensor/rng.h"
 #include "tensor/tensor.h"
@@ -82,7 +86,9 @@ struct AttentionShape {
   std::int64_t batch, ck, cv, n, m;
 };
 
-void bm_attention(benchmark::State& state, AttentionShape a, bool backward) {
+void bm_attention(benchmark::State& state, AttentionShape a, bool backward,
+                  bigcolor::Precision precision = bigcolor::Precision::FP32) {
+  const bigcolor::PrecisionScope scope(precision);
   const Tensor theta = random_gpu({a.batch, a.ck, a.n}, 1, 0.5f), phi = random_gpu({a.batch, a.ck, a.m}, 2, 0.5f);
   const Tensor g = random_gpu({a.batch, a.cv, a.m}, 3);
   const Tensor out = Tensor::empty({a.batch, a.cv, a.n}, DType::F32, Device::CUDA);
@@ -167,7 +173,13 @@ struct Registration {
       for (const bool backward : {false, true})
         benchmark::RegisterBenchmark(
             (std::string("fused_attention_") + (backward ? "backward" : "forward") + "/cuda" + shape).c_str(),
-            bm_attention, a, backward)
+            bm_attention, a, backward, bigcolor::Precision::FP32)
+            ->UseManualTime()
+            ->Unit(benchmark::kMillisecond);
+      for (const bigcolor::Precision p : {bigcolor::Precision::BF16, bigcolor::Precision::FP16})
+        benchmark::RegisterBenchmark((std::string("fused_attention_forward_") + bigcolor::precision_name(p) +
+                                      "/cuda" + shape).c_str(),
+                                     bm_attention, a, false, p)
             ->UseManualTime()
             ->Unit(benchmark::kMillisecond);
     }

@@ -111,7 +111,7 @@ struct ModelInfo {
   int encoder_width = 0;
   std::string precision;  // "fp32", "bf16", "fp16"
   // What computes the reduced-precision convolutions: "fp32" (none), "oneDNN <isa>" (native bf16 on this CPU),
-  // "cuDNN and cuBLAS on tensor cores" (the GPU) or "emulated" (operands rounded, float32 arithmetic: fp16 on a CPU,
+  // "cuDNN, cuBLAS and the attention kernel on tensor cores" (the GPU) or "emulated" (operands rounded, float32 arithmetic: fp16 on a CPU,
   // a CPU without native bf16, BIGCOLOR_LOWP_ENGINE=emulated).
   std::string precision_engine;
 };

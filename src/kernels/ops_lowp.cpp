@@ -63,7 +63,7 @@ std::string engine_description(Device device, Precision precision) {
   if (precision == Precision::FP32) return "fp32";
   if (!native_for(device, precision)) return "emulated";
   if (device == Device::CPU) return std::string("oneDNN ") + cpu::dnnl_engine::isa_name();
-  return "cuDNN and cuBLAS on tensor cores";
+  return "cuDNN, cuBLAS and the attention kernel on tensor cores";
 }
 void set_force_emulation(bool force) { force_emulation.store(force); }
 
@@ -156,14 +156,20 @@ void bmm_backward(const Tensor& d_a, const Tensor& d_b, const Tensor& d_out, con
 #undef NATIVE_CUDA
 
 // Emulated: θ, φ and g rounded; the softmax, its log-sum-exp and the probabilities P stay F32 (autocast keeps
-// softmax in F32 too; P·g then reads F32 P against rounded g). Native on a CPU with bf16 (oneDNN, the forward
-// only: what colorize runs; at a 768×1024 photo's 49,152 × 12,288 scores the FP32 kernel took a third of the bf16
-// colorize): the same with P rounded to bf16 for the second product. The GPU runs the emulated route.
+// softmax in F32 too; P·g then reads F32 P against rounded g). Native, the forward only (what colorize runs; at a
+// 768×1024 photo's 49,152 × 12,288 scores the CPU's FP32 kernel took a third of the bf16 colorize): the same with P
+// rounded to the format for the second product, on a CPU with bf16 through oneDNN, on a GPU with the tensor-core
+// kernel (attention_tc.cu; Ck up to 256). The backward runs the emulated route everywhere.
 void attention_forward(const Tensor& out, const Tensor& lse, const Tensor& theta, const Tensor& phi, const Tensor& g) {
   // Empty inner sizes (Ck, M or Cv = 0) are left to the FP32 kernel, which defines them.
   const bool sized = theta.dim(1) > 0 && phi.dim(2) > 0 && g.dim(1) > 0;
-  if (theta.device() == Device::CPU && sized && native(Device::CPU))
-    return cpu::dnnl_engine::attention_forward(out, lse, theta, phi, g);
+  if (sized && native(theta.device())) {
+    if (theta.device() == Device::CPU) return cpu::dnnl_engine::attention_forward(out, lse, theta, phi, g);
+#ifdef BIGCOLOR_WITH_CUDA
+    if (cuda::lowp::attention_forward_supported(theta.dim(1)))
+      return cuda::lowp::attention_forward(out, lse, theta, phi, g, format());
+#endif
+  }
   engine_used = "emulated";
   BIGCOLOR_DISPATCH(theta.device(), attention_forward(out, lse, rounded(theta), rounded(phi), rounded(g)));
 }

@@ -6,12 +6,13 @@
 // multiplied with F32 accumulation; bias, outputs and gradients stay F32 tensors, as every op's. (Autocast also
 // stores the outputs in the format; keeping them F32 spares every other op a conversion and costs no accuracy.)
 // Two engines give the same numbers up to the order of the F32 sums (and, for cuDNN, one rounding of the result):
-//   native:   bf16 convolutions on the CPU through oneDNN (AMX / AVX512-BF16), cpu/dnnl_engine.h; on the GPU
-//             (bf16 from compute capability 8.0, fp16 from 7.0) the convolutions through cuDNN and linear / bmm
-//             through cuBLAS on the tensor cores, cuda/lowp_engine.h;
+//   native:   bf16 convolutions and the attention core's forward on the CPU through oneDNN (AMX /
+//             AVX512-BF16), cpu/dnnl_engine.h; on the GPU (bf16 from compute capability 8.0, fp16 from 7.0) the
+//             convolutions through cuDNN, linear / bmm through cuBLAS and the attention core's forward in
+//             bigcolor's WMMA kernel, on the tensor cores, cuda/lowp_engine.h;
 //   emulated: the operands rounded to the format in F32 copies (ops::round_to), then the FP32 kernel: every other
 //             case (fp16 on the CPU, a CPU without native bf16, a build without oneDNN, linear and bmm on the CPU,
-//             the attention core everywhere), and every case under BIGCOLOR_LOWP_ENGINE=emulated.
+//             the attention core's backward everywhere), and every case under BIGCOLOR_LOWP_ENGINE=emulated.
 #pragma once
 
 #include <string>
@@ -27,7 +28,7 @@ inline bool active() { return compute_precision() != Precision::FP32; }
 // Which engine ran the last call of this thread ("native" or "emulated"), for tests and benchmarks.
 const char* last_engine();
 // What computes the convolutions of `precision` on `device`, for people: "fp32" (no reduced precision),
-// "oneDNN <isa>", "cuDNN and cuBLAS on tensor cores" or "emulated".
+// "oneDNN <isa>", "cuDNN, cuBLAS and the attention kernel on tensor cores" or "emulated".
 std::string engine_description(Device device, Precision precision);
 // Forces the emulated engine on this process (the tests compare both engines; the benchmarks measure both).
 void set_force_emulation(bool force);

@@ -8,6 +8,9 @@
 //                      are widened to F32 (as under torch.autocast, where they are bf16/fp16 tensors). The upconv's
 //                      nearest ×2 upsampling is done while converting its input, and its data gradient is summed
 //                      over each 2×2 block from the format back into F32.
+//   attention core:    the forward on tensor cores (attention_tc.cu, WMMA: θᵀφ and g·Pᵀ with operands in the
+//                      format, FP32 accumulation and softmax, P rounded to the format for the second product, as
+//                      the CPU's native engine); the backward stays emulated.
 // Bias terms are added in F32; bias gradients are not products and stay on the FP32 path (ops_lowp). Shapes as in ops.h; every
 // tensor argument is F32 on the GPU unless it says otherwise. `format` is DType::BF16 or DType::F16.
 #pragma once
@@ -46,6 +49,12 @@ void conv_forward(const Tensor& out, const Tensor& in, const Tensor& weight, con
 // d_in overwrites, d_weight accumulates; either may be undefined.
 void conv_backward(const Tensor& d_in, const Tensor& d_weight, const Tensor& d_out, const Tensor& in,
                    const Tensor& weight, int padding, bool upsample, DType format);
+
+// The attention core's forward (shapes as ops::attention_forward; Ck, M and Cv at least 1) for Ck up to 256,
+// which attention_forward_supported tells.
+bool attention_forward_supported(std::int64_t ck);
+void attention_forward(const Tensor& out, const Tensor& lse, const Tensor& theta, const Tensor& phi, const Tensor& g,
+                       DType format);
 
 }  // namespace lowp
 }  // namespace bigcolor::cuda
