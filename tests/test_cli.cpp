@@ -688,11 +688,14 @@ TEST_CASE("cli: the colorize pipeline reproduces the recorded official outputs (
       for (std::size_t k = 0; k < o.size(); ++k) exact &= p[k] == (o[k] + 1.0f) / 2.0f;
       CHECK(exact);
     }
-    // A batch of both pairs at once (with x repeated) matches the per-sample runs: same x for both rows here.
+    // A batch of both pairs at once (with x repeated) matches the per-sample runs: same x for both rows here. The
+    // two runs' GEMMs have different row counts, so a BLAS kernel may block their sums differently: OpenBLAS's
+    // SkylakeX kernel gives identical results (0), its Cooper Lake kernel (a CPU with AVX512-BF16 but no AMX)
+    // 1.7e-6 normalized. That is FP32 reassociation through the whole network, held to the whole-model bar.
     const Tensor x0 = row(x, 0);
     const Tensor both = bigcolor::run_network(*model, x0, plain, parity().at("z"), 2, Device::CPU);
     const Tensor single = bigcolor::run_network(*model, x0, row(plain, 1), row(z, 1), 1, Device::CPU);
-    test::check_close(row(both, 1), single, 1e-6, w + ": batched vs single forward");
+    test::check_close(row(both, 1), single, kModelTolerance, w + ": batched vs single forward");
   }
 }
 
