@@ -35,7 +35,7 @@ BIGCOLOR_HOST_DEVICE inline float srgb_to_linear_slope(float x) {
 }
 
 BIGCOLOR_HOST_DEVICE inline float f(float t) {
-  return t > 0.008856f ? powf(t > 0.008856f ? t : 0.008856f, kOneThird) : 7.787f * t + kFourOver29;
+  return t > 0.008856f ? powf(t, kOneThird) : 7.787f * t + kFourOver29;
 }
 
 // d f / d t, given t and f(t): above the knee t^(-2/3) / 3 = f / (3 t) (t > 0.008856 there, so no division by 0).

@@ -82,8 +82,8 @@ std::vector<Tensor> adam_tensors(const Adam& adam) {
 }  // namespace
 
 bool StepLosses::finite() const {
-  return std::isfinite(loss_d) && std::isfinite(loss_g) && std::isfinite(mse) && std::isfinite(l1) && std::isfinite(ab) &&
-         std::isfinite(lpips);
+  return std::isfinite(loss_d) && std::isfinite(loss_g) && std::isfinite(mse) && std::isfinite(l1) &&
+         std::isfinite(ab) && std::isfinite(lpips);
 }
 
 std::vector<Module::NamedParameter> Trainer::trained_parameters(Colorizer& eg) {
@@ -255,24 +255,27 @@ StepLosses Trainer::step(const StepBatch& batch) {
     losses.mse = options_.coef_mse * fn::item(value);
     ops::mse_loss_backward(Tensor{}, d_fake01, Tensor::full({1}, options_.coef_mse * loss_scale, dev), x, fake01);
   }
-  if (options_.coef_l1 > 0.0f) {  // the backward overwrites its gradient: added to the MSE's
+  // coef · mean |target − pred| and its gradient with respect to pred (scaled by the loss scale, overwriting d_pred).
+  const auto l1_term = [&](const Tensor& target, const Tensor& pred, float coef, const Tensor& d_pred) {
     Tensor value = Tensor::empty({1}, DType::F32, dev);
-    ops::l1_loss_forward(value, x, fake01);
-    losses.l1 = options_.coef_l1 * fn::item(value);
+    ops::l1_loss_forward(value, target, pred);
+    ops::l1_loss_backward(Tensor{}, d_pred, Tensor::full({1}, coef * loss_scale, dev), target, pred);
+    return coef * fn::item(value);
+  };
+  if (options_.coef_l1 > 0.0f) {  // added to the MSE's gradient
     const Tensor d_l1 = Tensor::empty(fake.shape(), DType::F32, dev);
-    ops::l1_loss_backward(Tensor{}, d_l1, Tensor::full({1}, options_.coef_l1 * loss_scale, dev), x, fake01);
+    losses.l1 = l1_term(x, fake01, options_.coef_l1, d_l1);
     fn::add_into(d_fake01, d_l1);
   }
   if (options_.coef_ab > 0.0f) {  // L1 of (a, b) (B, 2, H, W), back through the Lab transform at fake01
     const Shape ab_shape = {fake.dim(0), 2, fake.dim(2), fake.dim(3)};
-    const Tensor ab_real = Tensor::empty(ab_shape, DType::F32, dev), ab_fake = Tensor::empty(ab_shape, DType::F32, dev);
+    const Tensor ab_real = Tensor::empty(ab_shape, DType::F32, dev);
+    const Tensor ab_fake = Tensor::empty(ab_shape, DType::F32, dev);
     ops::rgb_to_ab_forward(ab_real, x);
     ops::rgb_to_ab_forward(ab_fake, fake01);
-    Tensor value = Tensor::empty({1}, DType::F32, dev);
-    ops::l1_loss_forward(value, ab_real, ab_fake);
-    losses.ab = options_.coef_ab * fn::item(value);
-    const Tensor d_ab = Tensor::empty(ab_shape, DType::F32, dev), d_rgb = Tensor::empty(fake.shape(), DType::F32, dev);
-    ops::l1_loss_backward(Tensor{}, d_ab, Tensor::full({1}, options_.coef_ab * loss_scale, dev), ab_real, ab_fake);
+    const Tensor d_ab = Tensor::empty(ab_shape, DType::F32, dev);
+    losses.ab = l1_term(ab_real, ab_fake, options_.coef_ab, d_ab);
+    const Tensor d_rgb = Tensor::empty(fake.shape(), DType::F32, dev);
     ops::rgb_to_ab_backward(d_rgb, d_ab, fake01);
     fn::add_into(d_fake01, d_rgb);
   }
