@@ -4,6 +4,8 @@
 // folders, an existing run, unreadable images, a NaN loss, Ctrl-C).
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 #include <signal.h>
 
 #include <nlohmann/json.hpp>
@@ -122,6 +124,11 @@ void check_cli_term(const char* option, const char* json_option, const char* coe
     CHECK(j.at("mse").get<double>() == 0.0);
     CHECK_FALSE(j.contains(absent));
   }
+  // The progress line shows the term trained with, not the zeros of the discriminator's and MSE's.
+  const std::string progress = std::string(" | ") + key + " ";
+  CHECK_MESSAGE(r.err.find(progress) != std::string::npos, r.err);
+  CHECK_MESSAGE(r.err.find("loss_d") == std::string::npos, r.err);
+  CHECK_MESSAGE(r.err.find(" mse ") == std::string::npos, r.err);
 }
 }  // namespace
 
@@ -133,6 +140,22 @@ TEST_CASE("cli train: --coef-l1 is recorded, logged and trains alone") {
 // --coef-ab (an L1 loss on Lab a and b): |a|, |b| of sRGB colours stay under ~128.
 TEST_CASE("cli train: --coef-ab is recorded, logged and trains alone") {
   check_cli_term("--coef-ab", "coef_ab", "0.25", "ab", 0.25 * 128.0, "l1");
+}
+
+// The log holds the first step, every --log-every-th and the last, so it ends with the run's final losses.
+TEST_CASE("cli train: the log ends with the last step whatever --log-every is") {
+  Scratch scratch;
+  const std::string data = make_data(scratch, "data", 2, 2);
+  std::vector<std::string> args = train_args(data, scratch / "run", 4);
+  const auto at = std::find(args.begin(), args.end(), "--log-every");
+  REQUIRE(at != args.end());
+  *(at + 1) = "3";
+  const Result r = run(args);
+  REQUIRE_MESSAGE(r.status == 0, describe(r));
+  std::vector<int> steps;
+  for (const std::string& line : lines_of(scratch / "run/log.jsonl"))
+    steps.push_back(nlohmann::json::parse(line).at("step").get<int>());
+  CHECK(steps == std::vector<int>{1, 3, 4});
 }
 
 // Without either option the log has neither key (the official step's lines are unchanged).

@@ -209,6 +209,26 @@ std::string progress_bar(double fraction) {
   return text;
 }
 
+// The loss terms this run trains with, as "name value" pairs for the progress line and the non-finite message:
+// a run without a discriminator or with a zero coefficient would otherwise show zeros and hide the term it uses.
+std::string active_losses_text(const train::StepLosses& l, const TrainCliOptions& o) {
+  std::string text;
+  const auto add = [&](const char* name, float value) {
+    char item[48];
+    std::snprintf(item, sizeof item, "%s%s %.4f", text.empty() ? "" : " ", name, static_cast<double>(value));
+    text += item;
+  };
+  if (!o.no_discriminator) {
+    add("loss_d", l.loss_d);
+    add("loss_g", l.loss_g);
+  }
+  if (o.coef_mse > 0.0f) add("mse", l.mse);
+  if (o.coef_l1 > 0.0f) add("l1", l.l1);
+  if (o.coef_ab > 0.0f) add("ab", l.ab);
+  if (o.coef_lpips > 0.0f) add("lpips", l.lpips);
+  return text.empty() ? "no loss term" : text;
+}
+
 std::string skipped_text(const train::SkippedImages& s) {
   if (s.unreadable + s.low_colorfulness == 0) return "";
   std::string text = std::to_string(s.unreadable) + " unreadable, " + std::to_string(s.low_colorfulness) +
@@ -390,14 +410,13 @@ int run_train(const TrainCliOptions& o) {
         if (!losses.finite()) {
           if (tty && talk) std::cerr << "\n";
           const std::string message = "step " + std::to_string(progress.step) + " (epoch " + std::to_string(epoch) +
-                                      ", batch " + std::to_string(batch->index) + "): a loss is not finite (loss_d " +
-                                      std::to_string(losses.loss_d) + ", loss_g " + std::to_string(losses.loss_g) +
-                                      ", mse " + std::to_string(losses.mse) + ", lpips " +
-                                      std::to_string(losses.lpips) + "); training stopped, " + last_checkpoint_text();
+                                      ", batch " + std::to_string(batch->index) + "): a loss is not finite (" +
+                                      active_losses_text(losses, o) + "); training stopped, " + last_checkpoint_text();
           if (group) throw CommonError(message);  // the losses are the ranks' means: every rank stops here
           throw Error(message);
         }
-        const bool log_now = progress.step % o.log_every == 0 || progress.step == 1;
+        // The first and the last step are always logged, so the log ends with the run's final losses and step.
+        const bool log_now = progress.step % o.log_every == 0 || progress.step == 1 || progress.step == planned;
         if (log_now && ranks.leader()) {
           const double now = run_clock.seconds();
           const double rate = images_since_log / std::max(now - last_log_time, 1e-9);
@@ -423,12 +442,11 @@ int run_train(const TrainCliOptions& o) {
             const double eta = (planned - progress.step) * (now / static_cast<double>(steps_this_session));
             char text[320];
             std::snprintf(text, sizeof text,
-                          "%s epoch %lld/%d batch %lld/%lld step %lld | loss_d %.4f loss_g %.4f mse %.4f lpips %.4f | "
-                          "%.2f img/s | ETA %s",
+                          "%s epoch %lld/%d batch %lld/%lld step %lld | %s | %.2f img/s | ETA %s",
                           progress_bar(static_cast<double>(progress.step) / static_cast<double>(planned)).c_str(),
                           static_cast<long long>(epoch + 1), o.epochs, static_cast<long long>(batch->index + 1),
-                          static_cast<long long>(per_epoch), static_cast<long long>(progress.step), losses.loss_d,
-                          losses.loss_g, losses.mse, losses.lpips, rate, format_duration(eta).c_str());
+                          static_cast<long long>(per_epoch), static_cast<long long>(progress.step),
+                          active_losses_text(losses, o).c_str(), rate, format_duration(eta).c_str());
             std::cerr << (tty ? "\r" : "") << text << (tty ? "\x1b[K" : "\n") << std::flush;
           }
           images_since_log = 0;
