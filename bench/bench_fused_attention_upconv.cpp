@@ -18,7 +18,9 @@
 //   speedup      composition time / fused time (> 1: the fused kernel is faster).
 // fused_attention_forward_bf16 / _fp16: the forward under that precision (the native engine's tensor-core kernel,
 // attention_tc.cu), against the same composition under the same precision (cuBLAS bf16/fp16 products); the FP32
-// forward of the same shape is its own case, so the three sit side by side in one run.
+// forward of the same shape is its own case, so the three sit side by side in one run. fused_attention_backward_bf16
+// / _fp16 likewise for the backward (attention_backward_tc.cu, five cuBLAS products per block of queries); their
+// TFLOP/s use the FP32 kernel's count above, so the three backward rows compare as inverse times.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -176,12 +178,13 @@ struct Registration {
             bm_attention, a, backward, bigcolor::Precision::FP32)
             ->UseManualTime()
             ->Unit(benchmark::kMillisecond);
-      for (const bigcolor::Precision p : {bigcolor::Precision::BF16, bigcolor::Precision::FP16})
-        benchmark::RegisterBenchmark((std::string("fused_attention_forward_") + bigcolor::precision_name(p) +
-                                      "/cuda" + shape).c_str(),
-                                     bm_attention, a, false, p)
-            ->UseManualTime()
-            ->Unit(benchmark::kMillisecond);
+      for (const bool backward : {false, true})
+        for (const bigcolor::Precision p : {bigcolor::Precision::BF16, bigcolor::Precision::FP16})
+          benchmark::RegisterBenchmark((std::string("fused_attention_") + (backward ? "backward_" : "forward_") +
+                                        bigcolor::precision_name(p) + "/cuda" + shape).c_str(),
+                                       bm_attention, a, backward, p)
+              ->UseManualTime()
+              ->Unit(benchmark::kMillisecond);
     }
     const std::vector<UpconvShape> upconv = {{1, 768, 768, 16},  {8, 768, 768, 16},  {1, 768, 384, 32},
                                              {8, 768, 384, 32},  {1, 384, 192, 64},  {8, 384, 192, 64},

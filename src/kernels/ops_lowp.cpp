@@ -159,7 +159,9 @@ void bmm_backward(const Tensor& d_a, const Tensor& d_b, const Tensor& d_out, con
 // softmax in F32 too; P·g then reads F32 P against rounded g). Native, the forward only (what colorize runs; at a
 // 768×1024 photo's 49,152 × 12,288 scores the CPU's FP32 kernel took a third of the bf16 colorize): the same with P
 // rounded to the format for the second product, on a CPU with bf16 through oneDNN, on a GPU with the tensor-core
-// kernel (attention_tc.cu; Ck up to 256). The backward runs the emulated route everywhere.
+// kernel (attention_tc.cu; Ck up to 256). The backward: native on the GPU (attention_backward_tc.cu: its products
+// through cuBLAS on the tensor cores, P and dS rounded to the format between them), emulated on the CPU (no oneDNN
+// route for it yet).
 void attention_forward(const Tensor& out, const Tensor& lse, const Tensor& theta, const Tensor& phi, const Tensor& g) {
   // Empty inner sizes (Ck, M or Cv = 0) are left to the FP32 kernel, which defines them.
   const bool sized = theta.dim(1) > 0 && phi.dim(2) > 0 && g.dim(1) > 0;
@@ -177,6 +179,13 @@ void attention_forward(const Tensor& out, const Tensor& lse, const Tensor& theta
 void attention_backward(const Tensor& d_theta, const Tensor& d_phi, const Tensor& d_g, const Tensor& d_out,
                         const Tensor& theta, const Tensor& phi, const Tensor& g, const Tensor& out,
                         const Tensor& lse) {
+  const bool sized = theta.dim(0) > 0 && theta.dim(1) > 0 && theta.dim(2) > 0 && phi.dim(2) > 0 && g.dim(1) > 0;
+#ifdef BIGCOLOR_WITH_CUDA
+  if (sized && theta.device() == Device::CUDA && native(theta.device()))
+    return cuda::lowp::attention_backward(d_theta, d_phi, d_g, d_out, theta, phi, g, out, lse, format());
+#else
+  (void)sized;
+#endif
   engine_used = "emulated";
   BIGCOLOR_DISPATCH(theta.device(), attention_backward(d_theta, d_phi, d_g, rounded(d_out), rounded(theta),
                                                        rounded(phi), rounded(g), out, lse));

@@ -8,11 +8,12 @@
 // Two engines give the same numbers up to the order of the F32 sums (and, for cuDNN, one rounding of the result):
 //   native:   bf16 convolutions and the attention core's forward on the CPU through oneDNN (AMX /
 //             AVX512-BF16), cpu/dnnl_engine.h; on the GPU (bf16 from compute capability 8.0, fp16 from 7.0) the
-//             convolutions through cuDNN, linear / bmm through cuBLAS and the attention core's forward in
-//             bigcolor's WMMA kernel, on the tensor cores, cuda/lowp_engine.h;
+//             convolutions through cuDNN, linear / bmm through cuBLAS, the attention core's forward in
+//             bigcolor's WMMA kernel and its backward's products through cuBLAS, on the tensor cores,
+//             cuda/lowp_engine.h;
 //   emulated: the operands rounded to the format in F32 copies (ops::round_to), then the FP32 kernel: every other
 //             case (fp16 on the CPU, a CPU without native bf16, a build without oneDNN, linear and bmm on the CPU,
-//             the attention core's backward everywhere), and every case under BIGCOLOR_LOWP_ENGINE=emulated.
+//             the attention core's backward on the CPU), and every case under BIGCOLOR_LOWP_ENGINE=emulated.
 #pragma once
 
 #include <string>

@@ -9,9 +9,44 @@
 
 #include "kernels/cuda/device_helpers.cuh"
 #include "kernels/cuda/cuda_ops.h"
+#include "kernels/cuda/gemm_rows.h"
 #include "kernels/cuda/lowp_engine.h"
 
 namespace bigcolor::cuda {
+
+void gemm_rows(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, float alpha, MatrixView a,
+               MatrixView b, float beta, float* c, std::int64_t ldc, std::int64_t stride_c, std::int64_t batch) {
+  if (m == 0 || n == 0 || batch == 0) return;
+  if (k == 0) {
+    // An empty sum: C = beta · C. Only overwriting (beta = 0) and accumulating (beta = 1) are used here.
+    if (beta == 0.0f && ldc == n && stride_c == m * n)
+      CUDA_CHECK(cudaMemset(c, 0, static_cast<std::size_t>(batch * m * n) * sizeof(float)));
+    else if (beta == 0.0f)
+      for (std::int64_t i = 0; i < batch; ++i)
+        CUDA_CHECK(cudaMemset2D(c + i * stride_c, static_cast<std::size_t>(ldc) * sizeof(float), 0,
+                                static_cast<std::size_t>(n) * sizeof(float), static_cast<std::size_t>(m)));
+    return;
+  }
+  // Column-major view: Cᵀ (N × M) = op(B)ᵀ (N × K) · op(A)ᵀ (K × M); a row pitch is a column-major leading dimension.
+  const cublasOperation_t op_b = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+  const cublasOperation_t op_a = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
+  if (a.type == DType::F32) {
+    CUBLAS_CHECK(cublasSgemmStridedBatched(cublas_handle(), op_b, op_a, static_cast<int>(n), static_cast<int>(m),
+                                           static_cast<int>(k), &alpha, static_cast<const float*>(b.p),
+                                           static_cast<int>(b.ld), static_cast<long long>(b.stride),
+                                           static_cast<const float*>(a.p), static_cast<int>(a.ld),
+                                           static_cast<long long>(a.stride), &beta, c, static_cast<int>(ldc),
+                                           static_cast<long long>(stride_c), static_cast<int>(batch)));
+    return;
+  }
+  const cudaDataType_t type = a.type == DType::BF16 ? CUDA_R_16BF : CUDA_R_16F;
+  CUBLAS_CHECK(cublasGemmStridedBatchedEx(cublas_handle(), op_b, op_a, static_cast<int>(n), static_cast<int>(m),
+                                          static_cast<int>(k), &alpha, b.p, type, static_cast<int>(b.ld),
+                                          static_cast<long long>(b.stride), a.p, type, static_cast<int>(a.ld),
+                                          static_cast<long long>(a.stride), &beta, c, CUDA_R_32F,
+                                          static_cast<int>(ldc), static_cast<long long>(stride_c),
+                                          static_cast<int>(batch), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+}
 
 namespace {
 
@@ -25,39 +60,13 @@ struct Operand {
 
 Operand operand(const Tensor& t) { return {t.defined() && t.numel() > 0 ? t.raw() : nullptr, t.dtype()}; }
 
-// Row-major, batched: for each of `batch` matrices,
-//   C (M × N) = alpha · op(A) · op(B) + beta · C,
+// Row-major, batched, contiguous: for each of `batch` matrices, C (M × N) = alpha · op(A) · op(B) + beta · C,
 // A stored (M × K), or (K × M) when trans_a; B stored (K × N), or (N × K) when trans_b; C stored (M × N), F32.
-// Consecutive matrices of a batch are M·K, K·N and M·N elements apart. beta = 0 does not read C (it may hold NaN).
-// A and B have one type: F32 through cublasSgemm (full fp32), BF16 / F16 through cublasGemmEx with F32 compute.
+// Consecutive matrices of a batch are M·K, K·N and M·N elements apart (gemm_rows.h has the general form).
 void gemm_row_major(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, float alpha,
                     Operand a, Operand b, float beta, float* c, std::int64_t batch) {
-  if (m == 0 || n == 0 || batch == 0) return;
-  if (k == 0) {
-    // An empty sum: C = beta · C. Only overwriting (beta = 0) and accumulating (beta = 1) are used here.
-    if (beta == 0.0f) CUDA_CHECK(cudaMemset(c, 0, static_cast<std::size_t>(batch * m * n) * sizeof(float)));
-    return;
-  }
-  const int lda = static_cast<int>(trans_a ? m : k);  // row-major leading dimensions
-  const int ldb = static_cast<int>(trans_b ? k : n);
-  const int ldc = static_cast<int>(n);
-  // Column-major view: Cᵀ (N × M) = op(B)ᵀ (N × K) · op(A)ᵀ (K × M).
-  const cublasOperation_t op_b = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
-  const cublasOperation_t op_a = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
-  if (a.type == DType::F32) {
-    CUBLAS_CHECK(cublasSgemmStridedBatched(cublas_handle(), op_b, op_a, static_cast<int>(n), static_cast<int>(m),
-                                           static_cast<int>(k), &alpha, static_cast<const float*>(b.p), ldb,
-                                           static_cast<long long>(k * n), static_cast<const float*>(a.p), lda,
-                                           static_cast<long long>(m * k), &beta, c, ldc,
-                                           static_cast<long long>(m * n), static_cast<int>(batch)));
-    return;
-  }
-  const cudaDataType_t type = a.type == DType::BF16 ? CUDA_R_16BF : CUDA_R_16F;
-  CUBLAS_CHECK(cublasGemmStridedBatchedEx(cublas_handle(), op_b, op_a, static_cast<int>(n), static_cast<int>(m),
-                                          static_cast<int>(k), &alpha, b.p, type, ldb, static_cast<long long>(k * n),
-                                          a.p, type, lda, static_cast<long long>(m * k), &beta, c, CUDA_R_32F, ldc,
-                                          static_cast<long long>(m * n), static_cast<int>(batch), CUBLAS_COMPUTE_32F,
-                                          CUBLAS_GEMM_DEFAULT));
+  gemm_rows(trans_a, trans_b, m, n, k, alpha, {a.p, a.type, trans_a ? m : k, m * k},
+            {b.p, b.type, trans_b ? k : n, k * n}, beta, c, n, m * n, batch);
 }
 
 // out (rows, cols) += bias (cols), broadcast over rows.

@@ -10,7 +10,8 @@
 //                      over each 2×2 block from the format back into F32.
 //   attention core:    the forward on tensor cores (attention_tc.cu, WMMA: θᵀφ and g·Pᵀ with operands in the
 //                      format, FP32 accumulation and softmax, P rounded to the format for the second product, as
-//                      the CPU's native engine); the backward stays emulated.
+//                      the CPU's native engine); the backward's five products through cuBLAS over blocks of queries
+//                      (attention_backward_tc.cu), P and dS rounded to the format between them.
 // Bias terms are added in F32; bias gradients are not products and stay on the FP32 path (ops_lowp). Shapes as in ops.h; every
 // tensor argument is F32 on the GPU unless it says otherwise. `format` is DType::BF16 or DType::F16.
 #pragma once
@@ -55,6 +56,11 @@ void conv_backward(const Tensor& d_in, const Tensor& d_weight, const Tensor& d_o
 bool attention_forward_supported(std::int64_t ck);
 void attention_forward(const Tensor& out, const Tensor& lse, const Tensor& theta, const Tensor& phi, const Tensor& g,
                        DType format);
+// Its backward (attention_backward_tc.cu; every size with B, N, Ck, M and Cv at least 1): d_theta, d_phi and d_g
+// overwrite, each may be undefined; `out` and `lse` are the forward's.
+void attention_backward(const Tensor& d_theta, const Tensor& d_phi, const Tensor& d_g, const Tensor& d_out,
+                        const Tensor& theta, const Tensor& phi, const Tensor& g, const Tensor& out, const Tensor& lse,
+                        DType format);
 
 }  // namespace lowp
 }  // namespace bigcolor::cuda
