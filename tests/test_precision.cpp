@@ -228,6 +228,35 @@ TEST_CASE("bf16 convolutions take the native engine where the CPU has one") {
   CHECK(std::string(ops::lowp::last_engine()) == "emulated");
 }
 
+TEST_CASE("a convolution over one input channel (the photo) stays FP32 in bf16 and fp16; two channels do not") {
+  // ops_lowp.h (conv_stays_fp32) gives the measurement behind the rule.
+  Rng rng(17);
+  for (std::int64_t cin : {1, 2}) {
+    CAPTURE(cin);
+    const Tensor in = test::random_normal({2, cin, 12, 10}, rng), w = test::random_normal({8, cin, 3, 3}, rng);
+    const Tensor b = test::random_normal({8}, rng), d_out = test::random_normal({2, 8, 12, 10}, rng);
+    const auto run = [&](Precision p) {
+      PrecisionScope scope(p);
+      Tensor out = Tensor::empty({2, 8, 12, 10}), d_in = Tensor::empty(in.shape());
+      Tensor d_w = Tensor::zeros(w.shape()), d_b = Tensor::zeros({8});
+      ops::conv2d_forward(out, in, w, b, 1);
+      ops::conv2d_backward(d_in, d_w, d_b, d_out, in, w, 1);
+      return std::vector<Tensor>{out, d_in, d_w, d_b};
+    };
+    const std::vector<Tensor> ref = run(Precision::FP32);
+    for (Precision p : {Precision::BF16, Precision::FP16}) {
+      const std::vector<Tensor> got = run(p);
+      for (std::size_t i = 0; i < 3; ++i) {  // out, d_in, d_weight (d_bias is FP32 in every case)
+        CAPTURE(i);
+        if (cin == 1)
+          CHECK(test::bitwise_equal(got[i], ref[i]));
+        else
+          CHECK(test::compare(got[i], ref[i]).normalized_error >= unit_roundoff(p) / 64);
+      }
+    }
+  }
+}
+
 }  // TEST_SUITE
 
 TEST_SUITE("precision") {

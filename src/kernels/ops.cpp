@@ -64,7 +64,7 @@ void conv2d_forward(const Tensor& out, const Tensor& in, const Tensor& weight, c
   const char* op = "conv2d_forward";
   Device d = check_common(op, {{"out", out}, {"in", in}, {"weight", weight}, {"bias", bias}}, {"out", "in", "weight"});
   check_shape(op, "out", out, conv_out_shape(op, in, weight, bias, padding));
-  if (lowp::active()) return lowp::conv2d_forward(out, in, weight, bias, padding);
+  if (lowp::active() && !lowp::conv_stays_fp32(in)) return lowp::conv2d_forward(out, in, weight, bias, padding);
   BIGCOLOR_DISPATCH(d, conv2d_forward(out, in, weight, bias, padding));
 }
 
@@ -77,7 +77,8 @@ void conv2d_backward(const Tensor& d_in, const Tensor& d_weight, const Tensor& d
   check_shape(op, "d_in", d_in, in.shape());
   check_shape(op, "d_weight", d_weight, weight.shape());
   check_shape(op, "d_bias", d_bias, {weight.dim(0)});
-  if (lowp::active()) return lowp::conv2d_backward(d_in, d_weight, d_bias, d_out, in, weight, padding);
+  if (lowp::active() && !lowp::conv_stays_fp32(in))
+    return lowp::conv2d_backward(d_in, d_weight, d_bias, d_out, in, weight, padding);
   BIGCOLOR_DISPATCH(d, conv2d_backward(d_in, d_weight, d_bias, d_out, in, weight, padding));
 }
 
