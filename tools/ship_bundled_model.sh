@@ -73,6 +73,10 @@ for t in by_tag.values():
     t["ab_error"] = round(t["ab_error"] / t["photos"], 3)
     t["ab_error_gray"] = round(t["ab_error_gray"] / t["photos"], 3)
 better = sum(r["ab_error"] < r["ab_error_gray"] for r in report["images"].values())
+# The loss terms the run trained with (the log writes every term, zero where inactive).
+active = [k for k in ("mse", "l1", "ab", "lpips") if options.get("coef_" + k, 0) > 0]
+if not options.get("no_discriminator", False):
+    active = ["loss_d", "loss_g"] + active
 # Where it was trained: this machine's CPU model and core count, and the run's precision.
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown CPU")
 machine = f"{os.cpu_count()}-core {cpu} (this project's development machine), CPU, {options.get('precision', 'fp32')}"
@@ -89,7 +93,7 @@ manifest = {
         "steps": log[-1]["step"],
         "seconds": round(log[-1]["seconds"]),
         "machine": machine,
-        "final_losses": {k: log[-1][k] for k in ("loss_d", "loss_g", "mse", "l1") if k in log[-1]},
+        "final_losses": {k: log[-1][k] for k in active if k in log[-1]},
     },
     "data": {
         "photos": "data/photo_sources.tsv (source package, path, SHA-256, licence, author, split of each photo)",
