@@ -15,17 +15,16 @@ BIN=${BIGCOLOR_BIN:-$root/build/bigcolor}
 HELD="$WORK/photos/heldout"
 out="$WORK/ship"
 rm -rf "$out"
-mkdir -p "$out/pred" "$out/gray"
+mkdir -p "$out/gray"
 [ -f "$RUN/ema.safetensors" ] || { echo "ship_bundled_model: $RUN/ema.safetensors: missing" >&2; exit 1; }
 
-# The model on every held-out photo at its training size (the output keeps the photo's size: Lab fusion).
-"$BIN" colorize "$HELD" --ckpt "$RUN/ema.safetensors" --class 0 --size 128 --png -o "$out/raw" -q
-for f in "$out"/raw/*_c000.png; do b=$(basename "$f"); mv "$f" "$out/pred/${b%_c000.png}.png"; done
 # The training crops' mean a, b: the constant baseline.
 read -r mean_a mean_b < <("$BIN" eval --pred "$WORK/crops128" --ref "$WORK/crops128" --metrics ab --json "$out/train_ab.json" -q \
   >/dev/null && python3 -c "import json,sys; m=json.load(open(sys.argv[1]))['metrics']; print(m['ab_mean_a_ref']['value'], m['ab_mean_b_ref']['value'])" "$out/train_ab.json")
-"$BIN" eval --pred "$out/pred" --ref "$HELD" --metrics colorful,ab,psnr,ssim --ab-constant "$mean_a" "$mean_b" \
-  --json "$out/heldout.json" -q >/dev/null
+# The model on every held-out photo at its training size (the output keeps the photo's size: Lab fusion), scored.
+BIGCOLOR_BIN="$BIN" bash "$root/tools/score_colorizer.sh" "$RUN/ema.safetensors" "$HELD" "$out" colorful,ab,psnr,ssim 128 \
+  --ab-constant "$mean_a" "$mean_b"
+mv "$out/scores.json" "$out/heldout.json"
 
 # Contact sheet: held-out photos showing people, water, sky, vegetation, an animal and a building (the first of each
 # in data/photo_sources.tsv's content column).
