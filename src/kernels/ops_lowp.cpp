@@ -179,12 +179,11 @@ void attention_forward(const Tensor& out, const Tensor& lse, const Tensor& theta
 void attention_backward(const Tensor& d_theta, const Tensor& d_phi, const Tensor& d_g, const Tensor& d_out,
                         const Tensor& theta, const Tensor& phi, const Tensor& g, const Tensor& out,
                         const Tensor& lse) {
-  const bool sized = theta.dim(0) > 0 && theta.dim(1) > 0 && theta.dim(2) > 0 && phi.dim(2) > 0 && g.dim(1) > 0;
 #ifdef BIGCOLOR_WITH_CUDA
+  // Empty sizes are left to the FP32 kernel, as in the forward.
+  const bool sized = theta.dim(0) > 0 && theta.dim(1) > 0 && theta.dim(2) > 0 && phi.dim(2) > 0 && g.dim(1) > 0;
   if (sized && theta.device() == Device::CUDA && native(theta.device()))
     return cuda::lowp::attention_backward(d_theta, d_phi, d_g, d_out, theta, phi, g, out, lse, format());
-#else
-  (void)sized;
 #endif
   engine_used = "emulated";
   BIGCOLOR_DISPATCH(theta.device(), attention_backward(d_theta, d_phi, d_g, rounded(d_out), rounded(theta),

@@ -76,4 +76,12 @@ BIGCOLOR_HOST_DEVICE inline float half_to_float(std::uint16_t h) {
   return sign ? -v : v;
 }
 
+// One of the two 16-bit formats, picked by a flag (true: bf16, false: IEEE half), for code that serves both.
+BIGCOLOR_HOST_DEVICE inline std::uint16_t float_to_16bit(float f, bool bf16) {
+  return bf16 ? float_to_bf16(f) : float_to_half(f);
+}
+BIGCOLOR_HOST_DEVICE inline float float_from_16bit(std::uint16_t h, bool bf16) {
+  return bf16 ? bf16_to_float(h) : half_to_float(h);
+}
+
 }  // namespace bigcolor

@@ -11,14 +11,14 @@ namespace {
 float load(const void* p, DType t, std::int64_t i) {
   if (t == DType::F32) return static_cast<const float*>(p)[i];
   const std::uint16_t h = static_cast<const std::uint16_t*>(p)[i];
-  return t == DType::F16 ? half_to_float(h) : bf16_to_float(h);
+  return float_from_16bit(h, t != DType::F16);
 }
 
 void store(void* p, DType t, std::int64_t i, float v) {
   if (t == DType::F32)
     static_cast<float*>(p)[i] = v;
   else
-    static_cast<std::uint16_t*>(p)[i] = t == DType::F16 ? float_to_half(v) : float_to_bf16(v);
+    static_cast<std::uint16_t*>(p)[i] = float_to_16bit(v, t != DType::F16);
 }
 
 }  // namespace

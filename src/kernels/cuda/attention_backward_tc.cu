@@ -33,11 +33,6 @@ constexpr int kThreads = 256;
 constexpr std::int64_t kBlockScores = std::int64_t{1} << 25;
 constexpr std::int64_t kQueryAlign = 64;
 
-__device__ __forceinline__ float widen(std::uint16_t v, bool bf16) { return bf16 ? bf16_to_float(v) : half_to_float(v); }
-__device__ __forceinline__ std::uint16_t narrow(float v, bool bf16) {
-  return bf16 ? float_to_bf16(v) : float_to_half(v);
-}
-
 // dsum (B, N) = Σ_c d_out[b, c, n] · out[b, c, n]; d_out (B, Cv, N) in the format, out F32. One thread per (b, n):
 // neighbouring threads read neighbouring n, so every channel's loads are coalesced.
 __global__ void output_dot_kernel(float* __restrict__ dsum, const std::uint16_t* __restrict__ d_out,
@@ -48,7 +43,7 @@ __global__ void output_dot_kernel(float* __restrict__ dsum, const std::uint16_t*
     const std::int64_t b = i / n, q = i % n;
     const std::int64_t base = b * cv * n + q;
     float acc = 0.0f;
-    for (std::int64_t c = 0; c < cv; ++c) acc += widen(d_out[base + c * n], bf16) * out[base + c * n];
+    for (std::int64_t c = 0; c < cv; ++c) acc += float_from_16bit(d_out[base + c * n], bf16) * out[base + c * n];
     dsum[i] = acc;
   }
 }
@@ -63,8 +58,8 @@ __global__ void softmax_backward_kernel(std::uint16_t* __restrict__ p, std::uint
        i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
     const std::int64_t r = i / m;
     const float prob = expf(s[i] - lse[r]);
-    p[i] = narrow(prob, bf16);
-    ds[i] = narrow(prob * (dp[i] - dsum[r]), bf16);
+    p[i] = float_to_16bit(prob, bf16);
+    ds[i] = float_to_16bit(prob * (dp[i] - dsum[r]), bf16);
   }
 }
 

@@ -78,7 +78,7 @@ __host__ __device__ inline Layout layout(int ck) {
 
 template <bool BF16>
 __device__ __forceinline__ std::uint16_t narrow(float v) {
-  return BF16 ? float_to_bf16(v) : float_to_half(v);
+  return float_to_16bit(v, BF16);
 }
 
 template <bool BF16>

@@ -12,14 +12,14 @@ namespace {
 __device__ float load(const void* p, DType t, std::int64_t i) {
   if (t == DType::F32) return static_cast<const float*>(p)[i];
   const std::uint16_t h = static_cast<const std::uint16_t*>(p)[i];
-  return t == DType::F16 ? half_to_float(h) : bf16_to_float(h);
+  return float_from_16bit(h, t != DType::F16);
 }
 
 __device__ void store(void* p, DType t, std::int64_t i, float v) {
   if (t == DType::F32)
     static_cast<float*>(p)[i] = v;
   else
-    static_cast<std::uint16_t*>(p)[i] = t == DType::F16 ? float_to_half(v) : float_to_bf16(v);
+    static_cast<std::uint16_t*>(p)[i] = float_to_16bit(v, t != DType::F16);
 }
 
 __global__ void convert_kernel(void* out, DType to, const void* in, DType from, std::int64_t n) {
@@ -31,7 +31,7 @@ __global__ void convert_kernel(void* out, DType to, const void* in, DType from, 
 __global__ void round_kernel(float* out, const float* in, DType format, std::int64_t n) {
   for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<std::int64_t>(gridDim.x) * blockDim.x)
-    out[i] = format == DType::BF16 ? bf16_to_float(float_to_bf16(in[i])) : half_to_float(float_to_half(in[i]));
+    out[i] = float_from_16bit(float_to_16bit(in[i], format == DType::BF16), format == DType::BF16);
 }
 
 }  // namespace

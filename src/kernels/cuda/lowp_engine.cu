@@ -23,11 +23,11 @@ constexpr int kThreads = 256;
 // F32 -> the format and back, as functors for the upsampling kernels (upsample2x.cuh).
 struct Narrow {
   bool bf16;
-  __device__ std::uint16_t operator()(float v) const { return bf16 ? float_to_bf16(v) : float_to_half(v); }
+  __device__ std::uint16_t operator()(float v) const { return float_to_16bit(v, bf16); }
 };
 struct Widen {
   bool bf16;
-  __device__ float operator()(std::uint16_t v) const { return bf16 ? bf16_to_float(v) : half_to_float(v); }
+  __device__ float operator()(std::uint16_t v) const { return float_from_16bit(v, bf16); }
 };
 
 // dst (n) F32 += src (n) in the format.
