@@ -1,4 +1,4 @@
-// `bigcolor convert`: an official checkpoint folder -> one .safetensors file (convert.cpp).
+// `bigcolor convert`: an official checkpoint folder, or one of our files, -> one .safetensors file (convert.cpp).
 #pragma once
 
 #include <string>
@@ -14,6 +14,7 @@ struct ConvertOptions {
   std::string output;
   int epoch = -1;  // -1: the highest present
   bool no_ema = false;
+  std::string storage = "fp32";  // how the weights are stored: fp32, bf16 or fp16
   std::string config_path;
   bool overwrite = false;
   bool quiet = false;

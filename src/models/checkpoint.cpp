@@ -16,6 +16,8 @@
 #include <unordered_set>
 
 #include "io/torch_file.h"
+#include "kernels/ops.h"
+#include "tensor/half.h"
 #include "tensor/error.h"
 #include "tensor/safetensors.h"
 
@@ -327,6 +329,18 @@ void require_finite(const Tensor& t, const std::string& name, const std::string&
                    "): the file is damaged");
 }
 
+namespace {
+
+// F32 stays as it is; BF16 and F16 (a colorizer saved with a 16-bit storage) are widened, which is exact.
+Tensor widened_to_f32(const Tensor& t) {
+  if (t.dtype() == DType::F32) return t;
+  Tensor f32 = Tensor::empty(t.shape(), DType::F32, t.device());
+  ops::convert(f32, t);
+  return f32;
+}
+
+}  // namespace
+
 void load_state(Module& m, const NamedTensors& tensors, const std::string& source) {
   const Index index = index_of(tensors, source);
   const std::vector<Module::NamedTensor> state = m.state();
@@ -334,6 +348,8 @@ void load_state(Module& m, const NamedTensors& tensors, const std::string& sourc
   for (const auto& s : state) wanted.insert(s.name);
   std::size_t missing = 0, unexpected = 0;
   std::string first_unexpected;
+  std::vector<Tensor> widened;  // F32 values of each state tensor, in state order
+  widened.reserve(state.size());
   for (const auto& s : state) missing += index.count(s.name) == 0;
   for (const auto& [name, tensor] : tensors)
     if (wanted.count(name) == 0 && unexpected++ == 0) first_unexpected = name;
@@ -350,12 +366,14 @@ void load_state(Module& m, const NamedTensors& tensors, const std::string& sourc
     const Tensor& t = tensors[it->second].second;
     BIGCOLOR_CHECK(t.shape() == s.tensor.shape(), source, ": key '", s.name, "' has shape ", shape_string(t.shape()),
                    ", expected ", shape_string(s.tensor.shape()));
-    BIGCOLOR_CHECK(t.dtype() == DType::F32, source, ": key '", s.name, "' is ", t.describe(), ", expected F32");
-    require_finite(t, s.name, source);
+    BIGCOLOR_CHECK(t.dtype() == DType::F32 || t.dtype() == DType::BF16 || t.dtype() == DType::F16, source,
+                   ": key '", s.name, "' is ", t.describe(), ", expected F32 (or BF16/F16, widened to F32)");
+    widened.push_back(widened_to_f32(t));
+    require_finite(widened.back(), s.name, source);
   }
   BIGCOLOR_CHECK(unexpected == 0, source, ": unexpected key '", printable(first_unexpected), "'",
                  unexpected > 1 ? " (" + std::to_string(unexpected) + " unexpected keys in all)" : std::string());
-  for (const auto& s : state) s.tensor.copy_from(tensors[index.at(s.name)].second);
+  for (std::size_t i = 0; i < state.size(); ++i) state[i].tensor.copy_from(widened[i]);
 }
 
 void apply_ema_shadows(Module& m, const std::vector<Tensor>& shadows, const std::string& source) {
@@ -506,10 +524,33 @@ NamedTensors load_state_dict_file(const std::string& path) {
   return state_dict_tensors(file.root(), path);
 }
 
-void save_colorizer(const std::string& path, Colorizer& colorizer) {
+namespace {
+
+// One F32 state tensor in the storage dtype, on the host. F16's range ends at 65504: a finite value that rounds to
+// infinity there would be refused by the loader, so it is refused here, before anything is written.
+Tensor stored_as(const Tensor& t, DType storage, const std::string& name, const std::string& path) {
+  if (storage == DType::F32 || t.dtype() != DType::F32) return t;
+  const Tensor host = t.device() == Device::CPU ? t : t.to(Device::CPU);
+  Tensor out = Tensor::empty(host.shape(), storage, Device::CPU);
+  ops::convert(out, host);
+  if (storage == DType::F16) {
+    const float* v = host.data<float>();
+    const std::uint16_t* h = static_cast<const std::uint16_t*>(out.raw());
+    for (std::int64_t i = 0; i < host.numel(); ++i)
+      BIGCOLOR_CHECK(!std::isfinite(v[i]) || std::isfinite(half_to_float(h[i])), path, ": tensor '", printable(name),
+                     "' holds ", v[i], " (element ", i, "), beyond F16's range (65504): store it as BF16 or F32");
+  }
+  return out;
+}
+
+}  // namespace
+
+void save_colorizer(const std::string& path, Colorizer& colorizer, DType storage) {
+  BIGCOLOR_CHECK(storage == DType::F32 || storage == DType::BF16 || storage == DType::F16,
+                 "save_colorizer: storage ", dtype_name(storage), " (supported: F32, BF16, F16)");
   std::map<std::string, Tensor> tensors;
   for (const Module::NamedTensor& s : colorizer.state()) {
-    const bool inserted = tensors.emplace(s.name, s.tensor).second;
+    const bool inserted = tensors.emplace(s.name, stored_as(s.tensor, storage, s.name, path)).second;
     BIGCOLOR_CHECK(inserted, "save_colorizer: state key '", s.name, "' appears twice");
   }
   save_safetensors(path, tensors,

@@ -17,7 +17,9 @@
 //
 // Our own format: one safetensors file holding every state tensor under its official name (E.*, G.*) and, in the
 // metadata, the ColorizerConfig as JSON under "bigcolor.config" and the format version under
-// "bigcolor.format_version" (currently "1"). Saving then loading is bit-exact.
+// "bigcolor.format_version" (currently "1"). Saving then loading is bit-exact. The floating-point tensors may also
+// be stored as BF16 or F16 (half the bytes; what `convert --storage` and the bundled model use): loading widens them
+// to F32 exactly, so the model computes in F32 with the stored, rounded values.
 //
 // Every loader returns the model in eval mode (as the official scripts run it); set_training(true) to train.
 #pragma once
@@ -80,7 +82,8 @@ void verify_config_against_state(const ColorizerConfig& config,
                                  const std::vector<std::pair<std::string, Tensor>>& tensors,
                                  const std::string& source);
 
-// Copies a state dict into m.state(), strictly: every key of m.state() present with the exact shape (F32), no
+// Copies a state dict into m.state(), strictly: every key of m.state() present with the exact shape (F32, or BF16 /
+// F16 widened exactly), no
 // duplicate and no extra key. The Error names the source and the first missing (in m.state() order), misshapen or
 // unexpected (in the file's order) key. Nothing is copied unless everything matches. Tensors may live on any device.
 void load_state(Module& m, const std::vector<std::pair<std::string, Tensor>>& tensors, const std::string& source);
@@ -99,8 +102,10 @@ std::unique_ptr<Colorizer> load_official_colorizer(const OfficialCheckpoint& che
 // root is a dict of tensors (torchvision's vgg16 file, BigGAN's G_ema_256.pth and D_256.pth). Names in file order.
 NamedTensors load_state_dict_file(const std::string& path);
 
-// Our format (see above). CUDA tensors are copied to the host for saving.
-void save_colorizer(const std::string& path, Colorizer& colorizer);
+// Our format (see above). CUDA tensors are copied to the host for saving. `storage`: F32 (a bit-exact round trip),
+// or BF16 / F16, each F32 value rounded to nearest, ties to even; a finite value beyond F16's range is an Error
+// naming the tensor, and nothing is written.
+void save_colorizer(const std::string& path, Colorizer& colorizer, DType storage = DType::F32);
 std::unique_ptr<Colorizer> load_colorizer(const std::string& path);  // CPU, eval mode
 
 // The ColorizerConfig as the JSON object our files store, and back (strict: every key, the right types, no
