@@ -136,7 +136,8 @@ TEST_CASE("cli: --help documents every option, --version, and usage errors exit 
   for (const char* option : {"--epoch", "--config", "FILE_OR_DIR"}) CHECK(inspect_help.out.find(option) != std::string::npos);
   const Result convert_help = run({"convert", "--help"});
   CHECK(convert_help.status == 0);
-  for (const char* option : {"--ckpt", "--output", "--epoch", "--no-ema", "--config", "--overwrite", "--quiet"})
+  for (const char* option : {"--ckpt", "--output", "--epoch", "--no-ema", "--config", "--overwrite", "--quiet",
+                             "--storage"})
     CHECK(convert_help.out.find(option) != std::string::npos);
 
   CHECK(run({}).status == 2);

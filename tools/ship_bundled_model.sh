@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Ships a `bigcolor train` run as the bundled model: measures it on the held-out photos, writes
-# weights/bigcolor-small.safetensors (the run's EMA weights), weights/bigcolor-small.json (SHA-256, size, the
-# training command and time, data sources and licences, held-out scores) and weights/contact_sheet.jpg (gray input |
-# bundled model | ground truth for a few held-out photos).
+# weights/bigcolor-small.safetensors (the run's EMA weights, stored as STORAGE: bf16 by default, half the bytes; the
+# loader widens them to F32 exactly and everything below scores that file), weights/bigcolor-small.json (SHA-256,
+# size, the training command and time, data sources and licences, held-out scores) and weights/contact_sheet.jpg
+# (gray input | bundled model | ground truth for a few held-out photos).
 #   tools/ship_bundled_model.sh RUN_DIR [WORK_DIR=data]
 # Held-out scores (bigcolor eval --metrics colorful,ab,psnr,ssim): the model's colourfulness against the ground
 # truth's, and the Lab a/b error of the model, of the gray input (a = b = 0) and of the best constant guess a simple
@@ -12,17 +13,20 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 RUN=${1:?usage: ship_bundled_model.sh RUN_DIR [WORK_DIR]}
 WORK=${2:-$root/data}
 BIN=${BIGCOLOR_BIN:-$root/build/bigcolor}
+STORAGE=${STORAGE:-bf16}
 HELD="$WORK/photos/heldout"
 out="$WORK/ship"
 rm -rf "$out"
 mkdir -p "$out/gray"
 [ -f "$RUN/ema.safetensors" ] || { echo "ship_bundled_model: $RUN/ema.safetensors: missing" >&2; exit 1; }
+model="$out/bigcolor-small.safetensors"
+"$BIN" convert --ckpt "$RUN/ema.safetensors" -o "$model" --storage "$STORAGE" -q
 
 # The training crops' mean a, b: the constant baseline.
 read -r mean_a mean_b < <("$BIN" eval --pred "$WORK/crops128" --ref "$WORK/crops128" --metrics ab --json "$out/train_ab.json" -q \
   >/dev/null && python3 -c "import json,sys; m=json.load(open(sys.argv[1]))['metrics']; print(m['ab_mean_a_ref']['value'], m['ab_mean_b_ref']['value'])" "$out/train_ab.json")
 # The model on every held-out photo at its training size (the output keeps the photo's size: Lab fusion), scored.
-BIGCOLOR_BIN="$BIN" bash "$root/tools/score_colorizer.sh" "$RUN/ema.safetensors" "$HELD" "$out" colorful,ab,psnr,ssim 128 \
+BIGCOLOR_BIN="$BIN" bash "$root/tools/score_colorizer.sh" "$model" "$HELD" "$out" colorful,ab,psnr,ssim 128 \
   --ab-constant "$mean_a" "$mean_b"
 mv "$out/scores.json" "$out/heldout.json"
 
@@ -47,11 +51,11 @@ mkdir -p "$root/weights"
 montage "${sheet[@]}" -tile 3x -geometry +4+4 -background white "$root/weights/contact_sheet.jpg.tmp.jpg"
 mv "$root/weights/contact_sheet.jpg.tmp.jpg" "$root/weights/contact_sheet.jpg"
 
-cp "$RUN/ema.safetensors" "$root/weights/bigcolor-small.safetensors.tmp"
+cp "$model" "$root/weights/bigcolor-small.safetensors.tmp"
 mv "$root/weights/bigcolor-small.safetensors.tmp" "$root/weights/bigcolor-small.safetensors"
-python3 - "$root/weights" "$RUN" "$out/heldout.json" "$mean_a" "$mean_b" "$root/data/photo_sources.tsv" <<'PY'
+python3 - "$root/weights" "$RUN" "$out/heldout.json" "$mean_a" "$mean_b" "$root/data/photo_sources.tsv" "$STORAGE" <<'PY'
 import csv, hashlib, json, os, sys
-weights, run, heldout, mean_a, mean_b, sources = sys.argv[1:7]
+weights, run, heldout, mean_a, mean_b, sources, storage = sys.argv[1:8]
 path = os.path.join(weights, "bigcolor-small.safetensors")
 data = open(path, "rb").read()
 log = [json.loads(l) for l in open(os.path.join(run, "log.jsonl"))]
@@ -84,8 +88,10 @@ manifest = {
     "bytes": len(data),
     "sha256": hashlib.sha256(data).hexdigest(),
     "image_size": options["image_size"],
-    "description": "BigColor at width 16 (G_ch = D_ch = encoder 16), one class, trained from scratch at 128x128 "
-                   "on 273 freely licensed photos from Debian packages; the EMA weights",
+    "description": f"BigColor at width {options['width']} (G_ch = D_ch = encoder {options['width']}), one class, "
+                   f"trained from scratch at {options['image_size']}x{options['image_size']} on 273 freely licensed "
+                   f"photos from Debian packages; the EMA weights, stored as {storage}",
+    "storage": storage,
     "training": {
         "command": "tools/train_bundled_model.sh (bigcolor train, the options below)",
         "options": options,
