@@ -1,7 +1,7 @@
 // The model that ships in weights/ and how `bigcolor colorize` picks its weights without --ckpt
 // (cli/default_model.h): SHA-256 against FIPS 180-4's examples; a manifest whose file is intact, truncated,
 // corrupt or missing; the official release winning when it is present; a one-class model needing no --class; and
-// the shipped file itself.
+// the shipped file itself (its size, digest and storage dtype as the manifest says).
 #include <doctest/doctest.h>
 
 #include <fstream>
@@ -9,6 +9,7 @@
 
 #include "cli_test_util.h"
 #include "tensor/error.h"
+#include "tensor/safetensors.h"
 #include "tensor/sha256.h"
 
 using namespace bigcolor;
@@ -109,6 +110,13 @@ TEST_CASE("bundled model: the file in weights/ matches its manifest and colorize
   CHECK(fs::file_size(file) < 50u * 1024 * 1024);
   CHECK(sha256_file_hex(file) == m.at("sha256").get<std::string>());
   for (const char* key : {"training", "data", "heldout"}) CHECK_MESSAGE(m.contains(key), key);
+  // The manifest's storage (convert --storage) is what every tensor in the file is.
+  const std::string storage = m.value("storage", std::string("fp32"));
+  const DType want = storage == "bf16" ? DType::BF16 : storage == "fp16" ? DType::F16 : DType::F32;
+  CHECK_MESSAGE(storage == (want == DType::F32 ? "fp32" : storage), "unknown storage ", storage);
+  const SafetensorsFile weights = load_safetensors(file);
+  CHECK(weights.tensors.size() > 100);
+  for (const auto& [name, t] : weights.tensors) CHECK_MESSAGE(t.dtype() == want, name, " is ", t.describe());
   Scratch s;
   write_image(s / "photo.png", 96, 80, 1, 5);
   const Result r = run_with("cd " + quote(s / "") + " && BIGCOLOR_WEIGHTS_DIR=" + quote(weights_dir()),
