@@ -1,5 +1,5 @@
 // Reduced precision for the whole colorizer (issue 11, point 6, the reduced-width half; the full width is recorded
-// in bench/results/): the bundled model (weights/bigcolor-small.safetensors, width 16, trained weights, so the
+// in bench/results/): the bundled model (weights/bigcolor-small.safetensors, width 32, trained weights, so the
 // activations have a trained network's ranges) colorizes a real gray photo in FP32, bf16 and fp16:
 //   the network output (B, 3, H, W) in bf16 and fp16 against FP32: normalized error <= 1e-2;
 //   the fused 8-bit result: within 2 levels of FP32 on at least 99% of the channel values.

@@ -29,9 +29,9 @@ inline bool active() { return compute_precision() != Precision::FP32; }
 // A convolution over one input channel (B, 1, H, W) stays FP32 in every precision: in BigColor it is the encoder's
 // first convolution, which reads the gray photo itself. Its reduction is at most kh·kw = 9 products, which neither
 // tensor cores nor AMX speed up (it is memory-bound), and rounding the photo's values and those few weights to the
-// format is where most of a reduced-precision colorize's error came from: on the bundled model (width 16, a real
-// photo) bf16's normalized error of the network output was 1.19e-2 with it in bf16 and 4.2e-3 with it in FP32,
-// fp16's 1.5e-3 and 4.7e-4 (the 1×1 shortcut over the same channel changed nothing either way). Autocast would
+// format is where most of a reduced-precision colorize's error came from: on the bundled model of the time (width
+// 16, a real photo) bf16's normalized error of the network output was 1.19e-2 with it in bf16 and 4.2e-3 with it in
+// FP32, fp16's 1.5e-3 and 4.7e-4 (the 1×1 shortcut over the same channel changed nothing either way). Autocast would
 // run it in the format; this is the one measured departure from its lists.
 inline bool conv_stays_fp32(const Tensor& in) { return in.ndim() == 4 && in.dim(1) == 1; }
 
