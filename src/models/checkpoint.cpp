@@ -17,8 +17,8 @@
 
 #include "io/torch_file.h"
 #include "kernels/ops.h"
-#include "tensor/half.h"
 #include "tensor/error.h"
+#include "tensor/half.h"
 #include "tensor/safetensors.h"
 
 namespace bigcolor {

@@ -83,9 +83,9 @@ void verify_config_against_state(const ColorizerConfig& config,
                                  const std::string& source);
 
 // Copies a state dict into m.state(), strictly: every key of m.state() present with the exact shape (F32, or BF16 /
-// F16 widened exactly), no
-// duplicate and no extra key. The Error names the source and the first missing (in m.state() order), misshapen or
-// unexpected (in the file's order) key. Nothing is copied unless everything matches. Tensors may live on any device.
+// F16 widened exactly), no duplicate and no extra key. The Error names the source and the first missing (in
+// m.state() order), misshapen or unexpected (in the file's order) key. Nothing is copied unless everything matches.
+// Tensors may live on any device.
 void load_state(Module& m, const std::vector<std::pair<std::string, Tensor>>& tensors, const std::string& source);
 
 // Replaces m's parameters by torch_ema's shadows (`ema_root`: the EG_EMA file's root dict, its 'shadow_params').
