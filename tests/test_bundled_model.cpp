@@ -5,9 +5,11 @@
 #include <doctest/doctest.h>
 
 #include <fstream>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "cli_test_util.h"
+#include "kernels/precision.h"
 #include "tensor/error.h"
 #include "tensor/safetensors.h"
 #include "tensor/sha256.h"
@@ -111,9 +113,9 @@ TEST_CASE("bundled model: the file in weights/ matches its manifest and colorize
   CHECK(sha256_file_hex(file) == m.at("sha256").get<std::string>());
   for (const char* key : {"training", "data", "heldout"}) CHECK_MESSAGE(m.contains(key), key);
   // The manifest's storage (convert --storage) is what every tensor in the file is.
-  const std::string storage = m.value("storage", std::string("fp32"));
-  const DType want = storage == "bf16" ? DType::BF16 : storage == "fp16" ? DType::F16 : DType::F32;
-  CHECK_MESSAGE(storage == (want == DType::F32 ? "fp32" : storage), "unknown storage ", storage);
+  const std::optional<Precision> storage = parse_precision(m.value("storage", std::string("fp32")));
+  REQUIRE_MESSAGE(storage.has_value(), "unknown storage ", m.value("storage", std::string()));
+  const DType want = operand_dtype(*storage);
   const SafetensorsFile weights = load_safetensors(file);
   CHECK(weights.tensors.size() > 100);
   for (const auto& [name, t] : weights.tensors) CHECK_MESSAGE(t.dtype() == want, name, " is ", t.describe());

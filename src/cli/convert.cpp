@@ -9,6 +9,7 @@
 
 #include "cli/convert.h"
 #include "cli/common.h"
+#include "kernels/precision.h"
 #include "models/checkpoint.h"
 
 namespace bigcolor::cli {
@@ -21,11 +22,11 @@ bool ends_with(const std::string& s, const std::string& tail) {
   return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
 }
 
+// --storage takes the precision names (fp32, bf16, fp16); a weight is stored as that precision's operand type.
 DType storage_dtype(const std::string& name) {
-  if (name == "bf16") return DType::BF16;
-  if (name == "fp16") return DType::F16;
-  BIGCOLOR_CHECK(name == "fp32", "--storage ", name, ": expected fp32, bf16 or fp16");
-  return DType::F32;
+  const std::optional<Precision> p = parse_precision(name);
+  BIGCOLOR_CHECK(p.has_value(), "--storage ", name, ": expected fp32, bf16 or fp16");
+  return operand_dtype(*p);
 }
 
 }  // namespace
